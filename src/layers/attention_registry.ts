@@ -1,0 +1,66 @@
+import { expected } from '../errors';
+import type { Layer } from './composite';
+
+/** Options every attention factory accepts (each module reads the ones it understands). */
+export type AttentionArgs = Record<string, unknown> & { name?: string };
+
+/** Builds an attention layer from options. Channels are not passed: layers read them in `build`. */
+export type AttentionFactory = (args: AttentionArgs) => Layer;
+
+const factories = new Map<string, AttentionFactory>();
+
+/**
+ * Registers an attention module under `name`, so that models (`resnetCbam({attention: name})`), the
+ * CLI and {@link createAttention} can build it. Registering an existing name replaces it.
+ * @param name A single lowercase word or camelCase (it is stored in saved model configs).
+ * @param factory Builds a fresh layer from options.
+ * @example
+ * ```ts
+ * registerAttention('myGate', (args) => new MyGate(args));
+ * const model = resnetCbam({ attention: 'myGate' });
+ * ```
+ * @category Registry
+ */
+export function registerAttention(name: string, factory: AttentionFactory): void {
+  if (typeof name !== 'string' || !/^[a-z][A-Za-z0-9]*$/.test(name)) {
+    throw new TypeError(expected('registerAttention', 'name', 'a lowercase or camelCase identifier', name));
+  }
+  if (typeof factory !== 'function') {
+    throw new TypeError(expected('registerAttention', 'factory', 'a function', typeof factory));
+  }
+  factories.set(name, factory);
+}
+
+/**
+ * Creates the attention layer registered under `name`, or returns `null` for `null` / `'none'`.
+ * @param name A registered name (see {@link listAttention}), `'none'` or `null`.
+ * @param args Options for the module, e.g. `{ reductionRatio: 16 }`. Defaults to `{}`.
+ * @throws RangeError naming the registered modules if `name` is unknown.
+ * @example
+ * ```ts
+ * const gate = createAttention('cbam', { reductionRatio: 8, name: 'attention' });
+ * ```
+ * @category Registry
+ */
+export function createAttention(name: string | null, args: AttentionArgs = {}): Layer | null {
+  if (name === null || name === 'none') return null;
+  const factory = factories.get(name);
+  if (!factory) {
+    throw new RangeError(
+      expected('createAttention', 'name', `one of ${listAttention().join(', ')}, 'none' or null`, name),
+    );
+  }
+  return factory(args);
+}
+
+/**
+ * The registered attention names, built-in ones first.
+ * @example
+ * ```ts
+ * listAttention(); // ['cbam', 'channel', 'spatial', 'se', 'eca', 'coord']
+ * ```
+ * @category Registry
+ */
+export function listAttention(): string[] {
+  return [...factories.keys()];
+}

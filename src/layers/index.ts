@@ -1,0 +1,2 @@
+export * from './attention_registry';
+export * from './composite';
