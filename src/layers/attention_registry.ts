@@ -1,5 +1,11 @@
 import { expected } from '../errors';
+import { CBAM, type CBAMArgs } from './cbam';
+import { ChannelAttention, type ChannelAttentionArgs } from './channel_attention';
 import type { Layer } from './composite';
+import { CoordinateAttention, type CoordinateAttentionArgs } from './coordinate_attention';
+import { EfficientChannelAttention, type EfficientChannelAttentionArgs } from './eca';
+import { SpatialAttention, type SpatialAttentionArgs } from './spatial_attention';
+import { SqueezeExcitation, type SqueezeExcitationArgs } from './squeeze_excitation';
 
 /** Options every attention factory accepts (each module reads the ones it understands). */
 export type AttentionArgs = Record<string, unknown> & { name?: string };
@@ -7,7 +13,26 @@ export type AttentionArgs = Record<string, unknown> & { name?: string };
 /** Builds an attention layer from options. Channels are not passed: layers read them in `build`. */
 export type AttentionFactory = (args: AttentionArgs) => Layer;
 
-const factories = new Map<string, AttentionFactory>();
+/** The names of the built-in attention modules, in registry order. @category Registry */
+export type AttentionName = 'cbam' | 'channel' | 'spatial' | 'se' | 'eca' | 'coord';
+
+/**
+ * The built-in attention modules: `'cbam'` {@link CBAM}, `'channel'` {@link ChannelAttention},
+ * `'spatial'` {@link SpatialAttention}, `'se'` {@link SqueezeExcitation}, `'eca'`
+ * {@link EfficientChannelAttention}, `'coord'` {@link CoordinateAttention}. Each factory passes its
+ * `args` to the class constructor, which rejects invalid values.
+ * @category Registry
+ */
+export const BUILTIN_ATTENTION: Readonly<Record<AttentionName, AttentionFactory>> = Object.freeze({
+  cbam: (args: AttentionArgs) => new CBAM(args as CBAMArgs),
+  channel: (args: AttentionArgs) => new ChannelAttention(args as ChannelAttentionArgs),
+  spatial: (args: AttentionArgs) => new SpatialAttention(args as SpatialAttentionArgs),
+  se: (args: AttentionArgs) => new SqueezeExcitation(args as SqueezeExcitationArgs),
+  eca: (args: AttentionArgs) => new EfficientChannelAttention(args as EfficientChannelAttentionArgs),
+  coord: (args: AttentionArgs) => new CoordinateAttention(args as CoordinateAttentionArgs),
+});
+
+const factories = new Map<string, AttentionFactory>(Object.entries(BUILTIN_ATTENTION));
 
 /**
  * Registers an attention module under `name`, so that models (`resnetCbam({attention: name})`), the
@@ -24,6 +49,11 @@ const factories = new Map<string, AttentionFactory>();
 export function registerAttention(name: string, factory: AttentionFactory): void {
   if (typeof name !== 'string' || !/^[a-z][A-Za-z0-9]*$/.test(name)) {
     throw new TypeError(expected('registerAttention', 'name', 'a lowercase or camelCase identifier', name));
+  }
+  if (name === 'none') {
+    throw new RangeError(
+      expected('registerAttention', 'name', "a name other than 'none' (it means no attention)", name),
+    );
   }
   if (typeof factory !== 'function') {
     throw new TypeError(expected('registerAttention', 'factory', 'a function', typeof factory));

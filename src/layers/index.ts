@@ -1,2 +1,59 @@
+export {
+  type AttentionLayer,
+  AttentionMapCapture,
+  type AttentionMapEntry,
+  type AttentionMaps,
+  captureAttentionMaps,
+  findAttentionLayers,
+  isAttentionLayer,
+} from './attention_maps';
 export * from './attention_registry';
+export { CBAM, CBAM_DEFAULTS, type CBAMArgs, cbam } from './cbam';
+export {
+  CHANNEL_ATTENTION_DEFAULTS,
+  ChannelAttention,
+  type ChannelAttentionArgs,
+  type ChannelAttentionConfig,
+  type ChannelAttentionOptions,
+  channelAttention,
+  POOL_TYPES,
+  type PoolType,
+} from './channel_attention';
 export * from './composite';
+export {
+  COORDINATE_ATTENTION_DEFAULTS,
+  CoordinateAttention,
+  type CoordinateAttentionArgs,
+  type CoordinateAttentionOptions,
+  coordinateAttention,
+} from './coordinate_attention';
+export {
+  EFFICIENT_CHANNEL_ATTENTION_DEFAULTS,
+  EfficientChannelAttention,
+  type EfficientChannelAttentionArgs,
+  type EfficientChannelAttentionOptions,
+  ecaKernelSize,
+  efficientChannelAttention,
+} from './eca';
+export {
+  RESIDUAL_BLOCK_DEFAULTS,
+  ResidualBlock,
+  type ResidualBlockArgs,
+  residualBlock,
+} from './residual_block';
+export {
+  type PoolOrder,
+  SPATIAL_ATTENTION_DEFAULTS,
+  SpatialAttention,
+  type SpatialAttentionArgs,
+  type SpatialAttentionConfig,
+  type SpatialAttentionOptions,
+  spatialAttention,
+} from './spatial_attention';
+export {
+  SQUEEZE_EXCITATION_DEFAULTS,
+  SqueezeExcitation,
+  type SqueezeExcitationArgs,
+  type SqueezeExcitationOptions,
+  squeezeExcitation,
+} from './squeeze_excitation';

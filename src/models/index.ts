@@ -1,1 +1,2 @@
-export {};
+export * from './model_registry';
+export * from './resnet_cbam';

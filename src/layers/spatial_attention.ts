@@ -1,0 +1,325 @@
+import type { Tensor } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import {
+  checkBoolean,
+  checkNumberInRange,
+  checkOneOf,
+  checkPositiveInteger,
+  checkRank4,
+  expected,
+} from '../errors';
+import {
+  type AttentionLayer,
+  AttentionMapCapture,
+  type AttentionMaps,
+  ensureBuilt,
+  isTraining,
+  oneShape,
+  oneTensor,
+} from './attention_maps';
+import { initializer } from './channel_attention';
+import type { Shape } from './composite';
+
+/**
+ * The order of the two channel-pooled maps fed to the spatial convolution: `'meanMax'` as in the
+ * CBAM paper's equation and the PyTorch reference network, `'maxMean'` as in the official code
+ * (Jongchan/attention-module `ChannelPool`). It decides which input slice of the kernel sees which map.
+ * @category Layers
+ */
+export type PoolOrder = 'meanMax' | 'maxMean';
+
+/** Options of {@link SpatialAttention} (also accepted by {@link CBAM}). @category Layers */
+export interface SpatialAttentionOptions {
+  /** Side of the square convolution kernel; odd. Defaults to `7`. */
+  kernelSize?: number;
+  /** Whether a BatchNormalization follows the convolution (the official code has one). Defaults to `true`. */
+  useBatchNorm?: boolean;
+  /** Order of the pooled maps, see {@link PoolOrder}. Defaults to `'meanMax'`. */
+  poolOrder?: PoolOrder;
+  /**
+   * BatchNorm momentum in tfjs terms (`moving = momentum * moving + (1 - momentum) * batch`); PyTorch's
+   * `momentum` is `1 -` this. Defaults to `0.9` (PyTorch's default 0.1; the official CBAM code uses 0.99).
+   */
+  momentum?: number;
+  /** BatchNorm epsilon. Defaults to `1e-5` (PyTorch's default). */
+  epsilon?: number;
+  /**
+   * Initialise the BatchNorm scale `gamma` to 0 instead of 1, as the official ResNet code does for
+   * every spatial gate (the gate then starts as a constant 0.5). Defaults to `false`.
+   */
+  zeroInitGamma?: boolean;
+}
+
+/** Constructor arguments of {@link SpatialAttention}. @category Layers */
+export interface SpatialAttentionArgs extends SpatialAttentionOptions, LayerArgs {}
+
+/** The resolved options of a spatial gate, as returned by `getConfig()`. @category Layers */
+export interface SpatialAttentionConfig {
+  kernelSize: number;
+  useBatchNorm: boolean;
+  poolOrder: PoolOrder;
+  momentum: number;
+  epsilon: number;
+  zeroInitGamma: boolean;
+}
+
+/** Defaults of {@link SpatialAttention}. @category Layers */
+export const SPATIAL_ATTENTION_DEFAULTS: Readonly<SpatialAttentionConfig> = Object.freeze({
+  kernelSize: 7,
+  useBatchNorm: true,
+  poolOrder: 'meanMax' as PoolOrder,
+  momentum: 0.9,
+  epsilon: 1e-5,
+  zeroInitGamma: false,
+});
+
+/** Validates an odd positive kernel size. @internal */
+export function checkOddKernel(value: unknown, where: string, arg = 'kernelSize'): number {
+  checkPositiveInteger(value, arg, where);
+  if ((value as number) % 2 !== 1)
+    throw new RangeError(expected(where, arg, 'an odd positive integer', value));
+  return value as number;
+}
+
+/** Validates BatchNorm momentum and epsilon. @internal */
+export function resolveBatchNormOptions(
+  args: { momentum?: number; epsilon?: number },
+  where: string,
+): { momentum: number; epsilon: number } {
+  const momentum = checkNumberInRange(args.momentum ?? 0.9, 'momentum', where, 0, 1);
+  const epsilon = args.epsilon ?? 1e-5;
+  if (typeof epsilon !== 'number' || !Number.isFinite(epsilon) || epsilon <= 0) {
+    throw new RangeError(expected(where, 'epsilon', 'a positive number', epsilon));
+  }
+  return { momentum, epsilon };
+}
+
+/** Resolves and validates spatial-gate options. @internal */
+export function resolveSpatialOptions(args: SpatialAttentionOptions, where: string): SpatialAttentionConfig {
+  const d = SPATIAL_ATTENTION_DEFAULTS;
+  return {
+    kernelSize: checkOddKernel(args.kernelSize ?? d.kernelSize, where),
+    useBatchNorm: checkBoolean(args.useBatchNorm ?? d.useBatchNorm, 'useBatchNorm', where),
+    poolOrder: checkOneOf(args.poolOrder ?? d.poolOrder, ['meanMax', 'maxMean'] as const, 'poolOrder', where),
+    ...resolveBatchNormOptions(args, where),
+    zeroInitGamma: checkBoolean(args.zeroInitGamma ?? d.zeroInitGamma, 'zeroInitGamma', where),
+  };
+}
+
+/** The four variables of a BatchNormalization over the last axis. @internal */
+export interface BatchNormWeights {
+  gamma: tfl.LayerVariable;
+  beta: tfl.LayerVariable;
+  movingMean: tfl.LayerVariable;
+  movingVariance: tfl.LayerVariable;
+}
+
+/**
+ * BatchNormalization over the last axis with PyTorch semantics: batch statistics (biased variance
+ * for normalising) when `training`, updating the moving mean and the moving **unbiased** variance
+ * with `moving = momentum * moving + (1 - momentum) * batch`; moving statistics otherwise.
+ * @internal
+ */
+export function batchNormLastAxis(
+  x: Tensor,
+  w: BatchNormWeights,
+  training: boolean,
+  momentum: number,
+  epsilon: number,
+): Tensor {
+  if (!training) {
+    return tf.batchNorm(
+      x,
+      w.movingMean.read(),
+      w.movingVariance.read(),
+      w.beta.read(),
+      w.gamma.read(),
+      epsilon,
+    );
+  }
+  const axes = x.shape.slice(0, -1).map((_, i) => i);
+  const { mean, variance } = tf.moments(x, axes);
+  const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, epsilon)));
+  const y = tf.add(tf.mul(normed, w.gamma.read()), w.beta.read());
+  const n = x.size / x.shape[x.shape.length - 1]!;
+  tf.tidy(() => {
+    const decay = 1 - momentum;
+    const mm = w.movingMean.read();
+    const mv = w.movingVariance.read();
+    const unbiased = tf.mul(variance, n / Math.max(n - 1, 1));
+    w.movingMean.write(tf.sub(mm, tf.mul(tf.sub(mm, mean), decay)));
+    w.movingVariance.write(tf.sub(mv, tf.mul(tf.sub(mv, unbiased), decay)));
+  });
+  return y;
+}
+
+/**
+ * Spatial attention, the second gate of CBAM (Woo et al., ECCV 2018, https://arxiv.org/abs/1807.06521):
+ * the mean and the max over channels (order: `poolOrder`) are stacked into a `[batch, H, W, 2]`
+ * map, convolved by a `kernelSize` x `kernelSize` kernel (same padding, one filter, no bias),
+ * optionally batch-normalised, and `y = x * sigmoid(...)`.
+ *
+ * Input: `[batch, height, width, channels]`; output: the same shape.
+ *
+ * Weights, in `getWeights()` / `setWeights()` order: `conv/kernel [k, k, 2, 1]`, then with
+ * BatchNorm `bn/gamma [1]`, `bn/beta [1]`, `bn/moving_mean [1]`, `bn/moving_variance [1]`
+ * (the last two non-trainable). A PyTorch conv weight `[1, 2, k, k]` becomes the kernel by
+ * `permute(2, 3, 1, 0)`. The BatchNorm uses batch statistics when called with `training: true`
+ * (updating the moving statistics, PyTorch-style with the unbiased batch variance) and the moving
+ * statistics otherwise.
+ *
+ * Attention map (see {@link AttentionMaps}): `spatial`, `[batch, height, width, 1]`.
+ *
+ * Defaults: {@link SPATIAL_ATTENTION_DEFAULTS}.
+ * @example
+ * ```ts
+ * const layer = new SpatialAttention({ kernelSize: 7 });
+ * const y = layer.apply(tf.randomNormal([2, 14, 14, 32])) as tf.Tensor; // [2, 14, 14, 32]
+ * const { spatial } = layer.computeAttention(tf.randomNormal([2, 14, 14, 32])); // [2, 14, 14, 1]
+ * ```
+ * @throws RangeError if `kernelSize` is not an odd positive integer, `poolOrder` is unknown,
+ *   `momentum` is outside [0, 1] or `epsilon` is not positive; TypeError for non-boolean flags;
+ *   RangeError in `build` if the input is not 4D with known channels.
+ * @category Layers
+ */
+export class SpatialAttention extends tfl.layers.Layer implements AttentionLayer {
+  /** The tfjs serialization name. */
+  static className = 'SpatialAttention';
+  /** See {@link SpatialAttentionOptions.kernelSize}. */
+  readonly kernelSize: number;
+  /** See {@link SpatialAttentionOptions.useBatchNorm}. */
+  readonly useBatchNorm: boolean;
+  /** See {@link SpatialAttentionOptions.poolOrder}. */
+  readonly poolOrder: PoolOrder;
+  /** See {@link SpatialAttentionOptions.momentum}. */
+  readonly momentum: number;
+  /** See {@link SpatialAttentionOptions.epsilon}. */
+  readonly epsilon: number;
+  /** See {@link SpatialAttentionOptions.zeroInitGamma}. */
+  readonly zeroInitGamma: boolean;
+  private kernel: tfl.LayerVariable | null = null;
+  private bn: BatchNormWeights | null = null;
+  private readonly capture = new AttentionMapCapture();
+
+  constructor(args: SpatialAttentionArgs = {}) {
+    super(args);
+    const o = resolveSpatialOptions(args, 'SpatialAttention');
+    this.kernelSize = o.kernelSize;
+    this.useBatchNorm = o.useBatchNorm;
+    this.poolOrder = o.poolOrder;
+    this.momentum = o.momentum;
+    this.epsilon = o.epsilon;
+    this.zeroInitGamma = o.zeroInitGamma;
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    const shape = oneShape(inputShape);
+    const channels = checkRank4(shape, 'SpatialAttention');
+    const k = this.kernelSize;
+    this.kernel = this.addWeight('conv/kernel', [k, k, 2, 1], 'float32', initializer('glorotUniform'));
+    if (this.useBatchNorm) {
+      const gamma = this.addWeight(
+        'bn/gamma',
+        [1],
+        'float32',
+        initializer(this.zeroInitGamma ? 'zeros' : 'ones'),
+      );
+      const beta = this.addWeight('bn/beta', [1], 'float32', initializer('zeros'));
+      const movingMean = this.addWeight(
+        'bn/moving_mean',
+        [1],
+        'float32',
+        initializer('zeros'),
+        undefined,
+        false,
+      );
+      const movingVariance = this.addWeight(
+        'bn/moving_variance',
+        [1],
+        'float32',
+        initializer('ones'),
+        undefined,
+        false,
+      );
+      this.bn = { gamma, beta, movingMean, movingVariance };
+    }
+    this.inputSpec = [new tfl.InputSpec({ ndim: 4, axes: { 3: channels } })];
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape | Shape[] {
+    return inputShape;
+  }
+
+  /** The gate `sigmoid(bn(conv(pool(x))))`, `[batch, H, W, 1]`. */
+  private gate(x: Tensor, training: boolean): Tensor {
+    const mean = tf.mean(x, 3, true);
+    const max = tf.max(x, 3, true);
+    const pooled = tf.concat(this.poolOrder === 'meanMax' ? [mean, max] : [max, mean], 3) as tf.Tensor4D;
+    let logits: Tensor = tf.conv2d(pooled, this.kernel!.read() as tf.Tensor4D, 1, 'same');
+    if (this.bn) logits = batchNormLastAxis(logits, this.bn, training, this.momentum, this.epsilon);
+    return tf.sigmoid(logits);
+  }
+
+  override call(inputs: Tensor | Tensor[], kwargs: Kwargs): Tensor {
+    return tf.tidy(() => {
+      const x = oneTensor(inputs);
+      const gate = this.gate(x, isTraining(kwargs));
+      this.capture.store({ spatial: gate });
+      return tf.mul(x, gate);
+    });
+  }
+
+  /**
+   * The spatial map `[batch, H, W, 1]` for `x`, under the key `spatial`. With `training: true` the
+   * BatchNorm uses (and updates) batch statistics, as `call` would. See {@link AttentionLayer}.
+   */
+  computeAttention(x: Tensor, kwargs: Kwargs = { training: false }): AttentionMaps {
+    ensureBuilt(this, x);
+    return { spatial: tf.tidy(() => this.gate(x, isTraining(kwargs))) };
+  }
+
+  /** See {@link AttentionLayer.captureMaps}. */
+  get captureMaps(): boolean {
+    return this.capture.enabled;
+  }
+
+  set captureMaps(on: boolean) {
+    this.capture.enabled = on;
+  }
+
+  /** See {@link AttentionLayer.takeCapturedMaps}. */
+  takeCapturedMaps(): AttentionMaps | null {
+    return this.capture.take();
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      kernelSize: this.kernelSize,
+      useBatchNorm: this.useBatchNorm,
+      poolOrder: this.poolOrder,
+      momentum: this.momentum,
+      epsilon: this.epsilon,
+      zeroInitGamma: this.zeroInitGamma,
+    };
+  }
+}
+tf.serialization.registerClass(SpatialAttention);
+
+/**
+ * Creates a {@link SpatialAttention} layer: `x * sigmoid(BN(conv_k([mean_c(x), max_c(x)])))`.
+ * @param args Options (defaults in {@link SPATIAL_ATTENTION_DEFAULTS}) and tfjs layer args.
+ * @example
+ * ```ts
+ * const y = spatialAttention({ kernelSize: 3, poolOrder: 'maxMean' }).apply(tf.input({ shape: [12, 12, 64] }));
+ * ```
+ * @throws RangeError / TypeError for invalid options, as {@link SpatialAttention}.
+ * @category Layers
+ */
+export function spatialAttention(args?: SpatialAttentionArgs): SpatialAttention {
+  return new SpatialAttention(args);
+}

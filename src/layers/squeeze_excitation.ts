@@ -1,0 +1,165 @@
+import type { Tensor } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import { checkBoolean, checkPositiveInteger, checkRank4 } from '../errors';
+import {
+  type AttentionLayer,
+  AttentionMapCapture,
+  type AttentionMaps,
+  ensureBuilt,
+  oneShape,
+  oneTensor,
+} from './attention_maps';
+import { addMlpWeights, hiddenWidth, initializer, type MlpWeights, mlpGate } from './channel_attention';
+import type { Shape } from './composite';
+
+/** Options of {@link SqueezeExcitation}. @category Layers */
+export interface SqueezeExcitationOptions {
+  /** The divisor `r` of the hidden width `max(minUnits, floor(C / r))`. Defaults to `16`. */
+  reductionRatio?: number;
+  /** A fixed hidden width that overrides `reductionRatio` and `minUnits`. Defaults to `null` (unset). */
+  hiddenUnits?: number | null;
+  /** The smallest hidden width. Defaults to `1`. */
+  minUnits?: number;
+  /** Whether both fully connected layers have biases (as in the SENet paper's models). Defaults to `true`. */
+  useBias?: boolean;
+}
+
+/** Constructor arguments of {@link SqueezeExcitation}. @category Layers */
+export interface SqueezeExcitationArgs extends SqueezeExcitationOptions, LayerArgs {}
+
+/** Defaults of {@link SqueezeExcitation}. @category Layers */
+export const SQUEEZE_EXCITATION_DEFAULTS: Readonly<Required<SqueezeExcitationOptions>> = Object.freeze({
+  reductionRatio: 16,
+  hiddenUnits: null,
+  minUnits: 1,
+  useBias: true,
+});
+
+/**
+ * Squeeze-and-Excitation (Hu et al., CVPR 2018, https://arxiv.org/abs/1709.01507):
+ * `y = x * sigmoid(fc2(relu(fc1(avgpool(x)))))`, with `fc1: C -> h`, `fc2: h -> C` and
+ * `h = max(minUnits, floor(C / reductionRatio))`. It is {@link ChannelAttention} with only the
+ * average pool.
+ *
+ * Input: `[batch, height, width, channels]`; output: the same shape.
+ *
+ * Weights, in order: `fc1/kernel [C, h]`, `fc1/bias [h]`, `fc2/kernel [h, C]`, `fc2/bias [C]`
+ * (no biases when `useBias` is `false`). From PyTorch `nn.Linear` weights, transpose; from 1x1
+ * `nn.Conv2d` weights `[out, in, 1, 1]` (timm), reshape to `[out, in]` and transpose.
+ *
+ * Attention map (see {@link AttentionMaps}): `channel`, `[batch, 1, 1, C]`.
+ *
+ * Defaults: {@link SQUEEZE_EXCITATION_DEFAULTS}.
+ * @example
+ * ```ts
+ * const y = new SqueezeExcitation({ reductionRatio: 16 }).apply(tf.randomNormal([2, 7, 7, 64])) as tf.Tensor;
+ * ```
+ * @throws RangeError if `reductionRatio`, `minUnits` or `hiddenUnits` is not a positive integer;
+ *   TypeError if `useBias` is not a boolean; RangeError in `build` for non-4D input.
+ * @category Layers
+ */
+export class SqueezeExcitation extends tfl.layers.Layer implements AttentionLayer {
+  /** The tfjs serialization name. */
+  static className = 'SqueezeExcitation';
+  /** See {@link SqueezeExcitationOptions.reductionRatio}. */
+  readonly reductionRatio: number;
+  /** See {@link SqueezeExcitationOptions.hiddenUnits}. */
+  readonly hiddenUnits: number | null;
+  /** See {@link SqueezeExcitationOptions.minUnits}. */
+  readonly minUnits: number;
+  /** See {@link SqueezeExcitationOptions.useBias}. */
+  readonly useBias: boolean;
+  /** The hidden width, known once built (`null` before). */
+  units: number | null = null;
+  private mlp: MlpWeights | null = null;
+  private readonly capture = new AttentionMapCapture();
+
+  constructor(args: SqueezeExcitationArgs = {}) {
+    super(args);
+    const d = SQUEEZE_EXCITATION_DEFAULTS;
+    const where = 'SqueezeExcitation';
+    this.reductionRatio = checkPositiveInteger(
+      args.reductionRatio ?? d.reductionRatio,
+      'reductionRatio',
+      where,
+    );
+    this.hiddenUnits =
+      args.hiddenUnits == null ? null : checkPositiveInteger(args.hiddenUnits, 'hiddenUnits', where);
+    this.minUnits = checkPositiveInteger(args.minUnits ?? d.minUnits, 'minUnits', where);
+    this.useBias = checkBoolean(args.useBias ?? d.useBias, 'useBias', where);
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    const channels = checkRank4(oneShape(inputShape), 'SqueezeExcitation');
+    this.units = hiddenWidth(channels, this);
+    this.mlp = addMlpWeights(
+      (name, s, init) => this.addWeight(name, s, 'float32', initializer(init)),
+      channels,
+      this.units,
+      this.useBias,
+    );
+    this.inputSpec = [new tfl.InputSpec({ ndim: 4, axes: { 3: channels } })];
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape | Shape[] {
+    return inputShape;
+  }
+
+  override call(inputs: Tensor | Tensor[], _kwargs: Kwargs): Tensor {
+    return tf.tidy(() => {
+      const x = oneTensor(inputs);
+      const gate = mlpGate(x, ['avg'], this.mlp!);
+      this.capture.store({ channel: gate });
+      return tf.mul(x, gate);
+    });
+  }
+
+  /** The channel map `[batch, 1, 1, C]` for `x`, under the key `channel`. See {@link AttentionLayer}. */
+  computeAttention(x: Tensor, _kwargs: Kwargs = { training: false }): AttentionMaps {
+    ensureBuilt(this, x);
+    return { channel: tf.tidy(() => mlpGate(x, ['avg'], this.mlp!)) };
+  }
+
+  /** See {@link AttentionLayer.captureMaps}. */
+  get captureMaps(): boolean {
+    return this.capture.enabled;
+  }
+
+  set captureMaps(on: boolean) {
+    this.capture.enabled = on;
+  }
+
+  /** See {@link AttentionLayer.takeCapturedMaps}. */
+  takeCapturedMaps(): AttentionMaps | null {
+    return this.capture.take();
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      reductionRatio: this.reductionRatio,
+      hiddenUnits: this.hiddenUnits,
+      minUnits: this.minUnits,
+      useBias: this.useBias,
+    };
+  }
+}
+tf.serialization.registerClass(SqueezeExcitation);
+
+/**
+ * Creates a {@link SqueezeExcitation} layer: `x * sigmoid(MLP(avgpool(x)))`.
+ * @param args Options (defaults in {@link SQUEEZE_EXCITATION_DEFAULTS}) and tfjs layer args.
+ * @example
+ * ```ts
+ * const y = squeezeExcitation({ reductionRatio: 16 }).apply(tf.input({ shape: [12, 12, 64] }));
+ * ```
+ * @throws RangeError / TypeError for invalid options, as {@link SqueezeExcitation}.
+ * @category Layers
+ */
+export function squeezeExcitation(args?: SqueezeExcitationArgs): SqueezeExcitation {
+  return new SqueezeExcitation(args);
+}
