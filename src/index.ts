@@ -10,3 +10,4 @@ export * from './io/index';
 export * from './layers/index';
 export * from './models/index';
 export * from './train/index';
+export * from './visualize/index';

@@ -81,6 +81,7 @@ export abstract class CompositeLayer extends tfl.layers.Layer {
     });
   }
 
+  /** This layer's own trainable weights, then every child's, in child order; none when frozen. */
   override get trainableWeights(): tfl.LayerVariable[] {
     if (!this.trainable) return [];
     return [...super.trainableWeights, ...this.sublayers.flatMap((l) => l.trainableWeights)];
@@ -90,6 +91,10 @@ export abstract class CompositeLayer extends tfl.layers.Layer {
     super.trainableWeights = weights;
   }
 
+  /**
+   * This layer's own non-trainable weights, then every child's (BatchNorm moving statistics), in
+   * child order; when frozen, all the children's weights.
+   */
   override get nonTrainableWeights(): tfl.LayerVariable[] {
     const own = super.nonTrainableWeights;
     if (!this.trainable) return [...own, ...this.sublayers.flatMap((l) => l.weights)];

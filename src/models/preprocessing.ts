@@ -1,0 +1,50 @@
+import type * as tfl from '@tensorflow/tfjs-layers';
+
+/**
+ * How images must be prepared for a trained model: saved inside `model.json` (as tfjs
+ * user-defined metadata) by the trainer and the CLI, read by `predict`, `eval`, the attention
+ * heatmaps and the browser demo, so a model always travels with its preprocessing.
+ * @category Models
+ */
+export interface Preprocessing {
+  /** Side of the grayscale images the crops are taken from (FER2013: 48). */
+  imageSize: number;
+  /** Side of the crops the network sees (FER2013 recipe: 44). */
+  cropSize: number;
+  /** Pixels are scaled to [0, 1], then `(x - mean) / std`. */
+  normalization: { mean: number; std: number };
+  /** Class names in output order. */
+  classNames: string[];
+}
+
+const KEY = 'ferCbam';
+
+/**
+ * Stores `preprocessing` in the model's user-defined metadata (saved with `model.save`).
+ * @example
+ * ```ts
+ * setPreprocessing(model, { imageSize: 48, cropSize: 44, normalization: { mean: 0.5, std: 0.25 }, classNames });
+ * await model.save('file://my-model');
+ * ```
+ * @category Models
+ */
+export function setPreprocessing(model: tfl.LayersModel, preprocessing: Preprocessing): void {
+  const current = (model.getUserDefinedMetadata() ?? {}) as Record<string, unknown>;
+  model.setUserDefinedMetadata({ ...current, [KEY]: preprocessing });
+}
+
+/**
+ * Reads the preprocessing stored by {@link setPreprocessing}, or `null` when the model has none.
+ * @example
+ * ```ts
+ * const model = await tf.loadLayersModel('file://my-model/model.json');
+ * const { cropSize, normalization } = getPreprocessing(model) ?? defaults;
+ * ```
+ * @category Models
+ */
+export function getPreprocessing(model: tfl.LayersModel): Preprocessing | null {
+  const meta = model.getUserDefinedMetadata() as Record<string, unknown> | undefined;
+  const value = meta?.[KEY] as Preprocessing | undefined;
+  if (!value || typeof value !== 'object') return null;
+  return value;
+}

@@ -1,0 +1,4 @@
+export * from './colormap';
+export * from './gradcam';
+export * from './heatmaps';
+export * from './png';
