@@ -1,1 +1,23 @@
-export {};
+export * from './callbacks';
+export {
+  BEST_MODEL_DIR,
+  type BestModelInfo,
+  CHECKPOINT_POINTER,
+  type Checkpoint,
+  type EpochLog,
+  loadCheckpoint,
+  readBestModelInfo,
+  readTrainingLog,
+  restoreModelWeights,
+  saveBestModel,
+  saveCheckpoint,
+  TRAINING_LOG,
+  type TrainingState,
+} from './checkpoint';
+export * from './confusion_png';
+export { type EvaluateOptions, type EvaluationResult, evaluate, IDENTITY_NORMALIZATION } from './evaluate';
+export * from './loss';
+export * from './metrics';
+export * from './schedules';
+export * from './sgd';
+export * from './train';

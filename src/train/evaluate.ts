@@ -1,0 +1,201 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { tenCrop } from '../data/augment';
+import { iterateBatches } from '../data/batches';
+import type { FaceDataset } from '../data/dataset';
+import type { Normalization } from '../data/stats';
+import { checkPositiveInteger, expected } from '../errors';
+import { detectOutputKind, type OutputKind, softmaxCrossEntropy } from './loss';
+import { type ClassificationMetrics, classificationMetrics, confusionMatrix } from './metrics';
+
+/** Options of {@link evaluate}. @category Training */
+export interface EvaluateOptions {
+  /**
+   * Average the softmax of ten crops (four corners, centre, and their mirrors) per image instead of
+   * one centre crop. Defaults to `false`.
+   */
+  tenCrop?: boolean;
+  /** Images to evaluate (indices into the dataset). Defaults to all. */
+  indices?: ArrayLike<number>;
+  /**
+   * Pixel normalisation `(x / 255 - mean) / std`, as used in training (`best/training.json` and
+   * {@link TrainResult.normalization} hold it). Defaults to `{ mean: 0, std: 1 }` (pixels / 255):
+   * pass the training values.
+   */
+  normalization?: Normalization;
+  /** Crop side fed to the model. Defaults to the model's input height. */
+  cropSize?: number;
+  /** Images per forward pass (ten crops count once). Defaults to `64`. */
+  batchSize?: number;
+  /** What the model outputs. Defaults to {@link detectOutputKind}. */
+  outputs?: OutputKind;
+  /** Called after each batch with the images done so far and the total. */
+  onProgress?: (done: number, total: number) => void | Promise<void>;
+}
+
+/** What {@link evaluate} returns: classification metrics plus the mean cross-entropy. @category Training */
+export interface EvaluationResult extends ClassificationMetrics {
+  /** Mean softmax cross-entropy against the dataset's (one-hot or soft) labels. */
+  loss: number;
+  /** Predicted class per evaluated image, in evaluation order. */
+  predictions: Int32Array;
+  /** True class per evaluated image, in evaluation order. */
+  labels: Int32Array;
+}
+
+/** Default normalisation when none is given: pixels / 255. @category Training */
+export const IDENTITY_NORMALIZATION: Normalization = { mean: 0, std: 1 };
+
+/** The model's input height (the crop side it expects). @internal */
+export function modelCropSize(model: tfl.LayersModel, where: string): number {
+  const shape = model.inputs[0]?.shape;
+  const h = shape?.[1];
+  if (typeof h !== 'number') {
+    throw new RangeError(expected(where, 'cropSize', 'given (the model input height is unknown)', shape));
+  }
+  return h;
+}
+
+/** Converts `indices` (or all images) to an Int32Array, checking the range. @internal */
+export function toIndexArray(
+  dataset: FaceDataset,
+  indices: ArrayLike<number> | undefined,
+  where: string,
+  arg: string,
+): Int32Array {
+  if (indices === undefined) return Int32Array.from({ length: dataset.count }, (_, i) => i);
+  const out = Int32Array.from(indices);
+  for (let i = 0; i < out.length; i++) {
+    if (!(out[i] >= 0 && out[i] < dataset.count && out[i] === indices[i])) {
+      throw new RangeError(
+        expected(where, `${arg}[${i}]`, `an image index in [0, ${dataset.count - 1}]`, indices[i]),
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * Runs `model` in inference mode over a dataset and returns predictions, per-image class
+ * probabilities and the summed loss. Shared by {@link evaluate} and validation during {@link train}.
+ * @internal
+ */
+export async function predictDataset(
+  model: tfl.LayersModel,
+  dataset: FaceDataset,
+  options: Required<Omit<EvaluateOptions, 'onProgress' | 'indices'>> & {
+    indices: Int32Array;
+    onProgress?: EvaluateOptions['onProgress'];
+  },
+): Promise<{ predictions: Int32Array; labels: Int32Array; lossSum: number; count: number }> {
+  const { indices, batchSize, cropSize, normalization, outputs } = options;
+  const predictions = new Int32Array(indices.length);
+  const labels = new Int32Array(indices.length);
+  let lossSum = 0;
+  let done = 0;
+  const batches = iterateBatches(dataset, {
+    batchSize,
+    seed: 0,
+    epoch: 0,
+    shuffle: false,
+    augment: false,
+    indices,
+    cropSize: options.tenCrop ? dataset.height : cropSize,
+    normalization,
+  });
+  for (const batch of batches) {
+    const { xs, ys } = batch;
+    const [predicted, loss] = tf.tidy(() => {
+      let probabilities: tf.Tensor;
+      let kind: OutputKind;
+      if (options.tenCrop) {
+        const crops = tenCrop(xs, cropSize);
+        const toProbabilities = (x: tf.Tensor4D) => {
+          const out = model.apply(x, { training: false }) as tf.Tensor;
+          return outputs === 'logits' ? tf.softmax(out) : out;
+        };
+        probabilities = tf.div(tf.addN(crops.map(toProbabilities)), crops.length);
+        kind = 'probabilities';
+      } else {
+        probabilities = model.apply(xs, { training: false }) as tf.Tensor;
+        kind = outputs;
+      }
+      const loss = tf.mul(softmaxCrossEntropy(ys, probabilities, kind), xs.shape[0]);
+      return [tf.argMax(probabilities, -1), loss];
+    });
+    const [p, l] = await Promise.all([predicted.data(), loss.data()]);
+    predicted.dispose();
+    loss.dispose();
+    const n = xs.shape[0];
+    for (let i = 0; i < n; i++) {
+      predictions[done + i] = p[i];
+      labels[done + i] = dataset.labels[batch.indices[i]];
+    }
+    lossSum += l[0];
+    done += n;
+    xs.dispose();
+    ys.dispose();
+    await options.onProgress?.(done, indices.length);
+  }
+  if (done !== indices.length) {
+    throw new Error(`evaluate: the batch iterator yielded ${done} images, expected ${indices.length}.`);
+  }
+  return { predictions, labels, lossSum, count: done };
+}
+
+/**
+ * Evaluates a classifier on a dataset (or a subset of it): accuracy, mean class accuracy, per-class
+ * precision / recall / F1, confusion matrix and mean loss. Uses a centre crop, or with
+ * `tenCrop: true` the mean softmax over ten crops. Inference mode (BatchNorm moving statistics, no
+ * dropout). Browser-safe.
+ * @param model A classifier ending in softmax or linear logits.
+ * @param dataset The images and labels.
+ * @param options See {@link EvaluateOptions}.
+ * @throws RangeError if the model's output size differs from the dataset's class count, or an index is
+ *   out of range.
+ * @example
+ * ```ts
+ * const info = await readBestModelInfo('runs/fer/best');
+ * const m = await evaluate(model, fer, { tenCrop: true, indices: publicTest, normalization: info.normalization });
+ * console.log(formatConfusionMatrix(m.confusionMatrix, m.classNames));
+ * ```
+ * @category Training
+ */
+export async function evaluate(
+  model: tfl.LayersModel,
+  dataset: FaceDataset,
+  options: EvaluateOptions = {},
+): Promise<EvaluationResult> {
+  const where = 'evaluate';
+  const indices = toIndexArray(dataset, options.indices, where, 'indices');
+  const numClasses = dataset.classNames.length;
+  const units = model.outputs[0]?.shape.at(-1);
+  if (units !== numClasses) {
+    throw new RangeError(
+      expected(
+        where,
+        'model',
+        `a model with ${numClasses} outputs (${dataset.classNames.join(', ')})`,
+        units,
+      ),
+    );
+  }
+  const cropSize = checkPositiveInteger(options.cropSize ?? modelCropSize(model, where), 'cropSize', where);
+  const batchSize = checkPositiveInteger(options.batchSize ?? 64, 'batchSize', where);
+  const result = await predictDataset(model, dataset, {
+    indices,
+    tenCrop: options.tenCrop ?? false,
+    normalization: options.normalization ?? IDENTITY_NORMALIZATION,
+    cropSize,
+    batchSize,
+    outputs: options.outputs ?? detectOutputKind(model),
+    onProgress: options.onProgress,
+  });
+  const matrix = confusionMatrix(result.labels, result.predictions, numClasses);
+  return {
+    ...classificationMetrics(matrix, dataset.classNames),
+    loss: result.count > 0 ? result.lossSum / result.count : 0,
+    predictions: result.predictions,
+    labels: result.labels,
+  };
+}
