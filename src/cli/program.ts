@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { BACKEND_NAMES } from '../backends/select';
+import { registerBench } from './commands/bench';
 import { registerDemo } from './commands/demo';
 import { registerEval } from './commands/evaluate';
 import { registerPredict } from './commands/predict';
@@ -21,6 +22,7 @@ export function buildProgram(version: string): Command {
   registerTrain(program);
   registerEval(program);
   registerPredict(program);
+  registerBench(program);
   registerSummary(program);
   return program;
 }

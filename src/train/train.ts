@@ -591,6 +591,9 @@ export async function train(
           lr,
         };
         await call('onProgress', progress);
+        // Training steps are synchronous: let timers and signal handlers (Ctrl-C, an AbortSignal's
+        // timeout) run between batches, or a stop request would only be seen at the end.
+        await yieldToEventLoop();
         if (control.stopRequested && batchIndex < stepsPerEpoch) {
           st.partial.seconds = secondsBefore + (performance.now() - epochStart) / 1000;
           await writeCheckpoint();
@@ -744,4 +747,12 @@ async function clearRun(dir: string): Promise<void> {
       await fs.rm(p.join(dir, entry), { recursive: true, force: true });
     }
   }
+}
+
+/** Resolves on the next turn of the event loop (a macrotask), so pending timers and signals run. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => {
+    if (typeof setImmediate === 'function') setImmediate(resolve);
+    else setTimeout(resolve, 0);
+  });
 }

@@ -7,7 +7,7 @@ import { gradCam } from './gradcam';
 
 /** One face explained by {@link explainFaces}. @category Visualization */
 export interface FaceExplanation {
-  /** The face as given (grayscale, `size x size`), in RGB. */
+  /** The part of the face the model sees (its centre crop, the input's size), in RGB. */
   face: RgbImage;
   /** One overlay per attention layer with a spatial map, in model order (`path` names the layer). */
   attention: { path: string; image: RgbImage }[];
@@ -85,14 +85,18 @@ export function explainFaces(
   }
   const classes = probs.length / n;
 
-  return faces.map((face, i) => {
-    const base = grayToRgb(face, size, size);
+  // The maps cover the model's input, the centre crop of each face: overlay them on that crop.
+  const crop = input.shape[1];
+  const offset = (size - crop) >> 1;
+  return faces.map((full, i) => {
+    const face = centreCrop(full, size, crop, offset);
+    const base = grayToRgb(face, crop, crop);
     const attention = spatial.map((s) => ({
       path: s.path,
       image: overlayHeatmap(
         face,
-        size,
-        size,
+        crop,
+        crop,
         s.values.subarray(i * s.h * s.w, (i + 1) * s.h * s.w),
         s.h,
         s.w,
@@ -103,8 +107,8 @@ export function explainFaces(
           layerName: cam.layerName,
           image: overlayHeatmap(
             face,
-            size,
-            size,
+            crop,
+            crop,
             cam.values.subarray(i * cam.h * cam.w, (i + 1) * cam.h * cam.w),
             cam.h,
             cam.w,
@@ -120,4 +124,12 @@ export function explainFaces(
     ]);
     return { face: base, attention, gradCam: camImage, tile, probabilities, predicted };
   });
+}
+
+function centreCrop(face: Uint8Array, size: number, crop: number, offset: number): Uint8Array {
+  if (crop === size) return face;
+  const out = new Uint8Array(crop * crop);
+  for (let y = 0; y < crop; y++)
+    out.set(face.subarray((y + offset) * size + offset, (y + offset) * size + offset + crop), y * crop);
+  return out;
 }

@@ -185,6 +185,20 @@ describe('train', () => {
     expect(weightsOf(fresh)).toEqual(weightsOf(straight));
   });
 
+  it('an abort from a timer (as Ctrl-C would send) is seen between batches, not only at the end', async () => {
+    const model = tinyCnn();
+    const controller = new AbortController();
+    // The timer can only fire if the loop yields to the event loop between (synchronous) steps.
+    setTimeout(() => controller.abort(), 0);
+    const result = await train(
+      model,
+      { train: blobDataset(96, 11) },
+      { epochs: 3, batchSize: 8, cropSize: 10, signal: controller.signal },
+    );
+    expect(result.stopped).toBe(true);
+    expect(result.globalStep).toBeLessThan(3);
+  });
+
   it('a crash while writing a checkpoint leaves the previous one loadable, and resuming from it is exact', async () => {
     const [straight, crashed] = twinModels();
     const data = { train: smallSet };

@@ -34,13 +34,26 @@ export interface DemoOptions {
 /** The demo's defaults: sized to finish in about two minutes on a 2-core CPU with the WASM backend. */
 export const DEMO_DEFAULTS: Omit<DemoOptions, 'out' | 'backend'> = {
   seed: 1,
-  trainCount: 2400,
-  testCount: 700,
+  trainCount: 1400,
+  testCount: 350,
   epochs: 3,
   batchSize: 32,
   width: 8,
   maxSeconds: 150,
 };
+
+/**
+ * The demo's faces: 32x32 (28x28 crops) rather than FER2013's 48x48 (44x44), and milder nuisance
+ * variation than the set's defaults (no negative images, no rotation, softer lighting), so that a
+ * ResNet-10 learns them in about two minutes on a 2-core CPU. Measured on such a machine (wasm):
+ * 3 epochs of 1,400 faces, 113 s, 100 % held-out; with the default variation the same budget
+ * reaches about 56 %, which is why the demo does not use it.
+ */
+export const DEMO_DATA = {
+  size: 32,
+  cropSize: 28,
+  variation: { invert: 0, rotation: 0, lighting: 0.1 },
+} as const;
 
 /** What `demo` writes to `summary.json`. */
 export interface DemoSummary {
@@ -71,9 +84,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const backend = await useBackend(options.backend);
   log(`fer-cbam demo on the ${backend} backend`);
 
-  const trainSet = syntheticExpressions({ count: options.trainCount, seed: options.seed });
-  const testSet = syntheticExpressions({ count: options.testCount, seed: options.seed + 7919 });
-  const cropSize = 44;
+  const { size, cropSize, variation } = DEMO_DATA;
+  const trainSet = syntheticExpressions({ count: options.trainCount, seed: options.seed, size, variation });
+  const testSet = syntheticExpressions({
+    count: options.testCount,
+    seed: options.seed + 7919,
+    size,
+    variation,
+  });
   const model = resnetCbam({
     depth: 10,
     width: options.width,
@@ -85,18 +103,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   });
   log(`model: ResNet-10 + CBAM (paper placement), width ${options.width}, ${model.countParams()} parameters`);
   log(
-    `data: ${trainSet.count} synthetic training faces, ${testSet.count} held-out test faces (48x48, 44x44 crops)`,
+    `data: ${trainSet.count} synthetic training faces, ${testSet.count} held-out test faces (${size}x${size}, ${cropSize}x${cropSize} crops)`,
   );
 
   const preprocessing = {
-    imageSize: 48,
+    imageSize: size,
     cropSize,
     normalization: datasetStats(trainSet),
     classNames: [...trainSet.classNames],
   };
   setPreprocessing(model, preprocessing);
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), options.maxSeconds * 1000);
   const bar = options.quiet ? null : startProgress('train', options.epochs * trainSet.count);
   const trainStarted = performance.now();
   const result = await train(
@@ -106,12 +122,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       epochs: options.epochs,
       batchSize: options.batchSize,
       seed: options.seed,
-      schedule: { type: 'onecycle', maxLearningRate: 0.1, pctStart: 0.25 },
+      schedule: { type: 'onecycle', maxLearningRate: 0.2, pctStart: 0.25 },
       cropSize,
       normalization: preprocessing.normalization,
       augment: true,
-      signal: controller.signal,
       callbacks: {
+        // Training steps run synchronously, so a timer could not fire: check the clock after each batch.
+        onBatchEnd: (_log, control) => {
+          if ((performance.now() - trainStarted) / 1000 > options.maxSeconds) control.stop();
+        },
         onProgress: (p) =>
           bar?.update(p.epoch * trainSet.count + p.images, {
             epoch: `${p.epoch + 1}/${p.epochs}`,
@@ -119,10 +138,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
           }),
       },
     },
-  ).finally(() => {
-    clearTimeout(timer);
-    bar?.stop();
-  });
+  ).finally(() => bar?.stop());
   const trainSeconds = (performance.now() - trainStarted) / 1000;
   const trainImages = result.globalStep * options.batchSize;
   if (result.stopped) log(`training stopped by the ${options.maxSeconds} s safety limit`);
@@ -142,15 +158,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
 
   // One heatmap per class: the first held-out face of each class.
   const picks = trainSet.classNames.map((_, c) => testSet.labels.indexOf(c)).filter((i) => i >= 0);
-  const faces = picks.map((i) => testSet.images.subarray(i * 48 * 48, (i + 1) * 48 * 48));
+  const faces = picks.map((i) => testSet.images.subarray(i * size * size, (i + 1) * size * size));
   const x = facesToInput(faces, preprocessing);
-  const explanations = explainFaces(model, faces, x, 48);
+  const explanations = explainFaces(model, faces, x, size);
   x.dispose();
   const heatmaps: string[] = [];
   for (const [k, e] of explanations.entries()) {
     const truth = testSet.classNames[testSet.labels[picks[k]!]!]!;
     const file = resolve(out, `attention_${k}_${truth}_pred-${testSet.classNames[e.predicted]}.png`);
-    await writeFile(file, await encodePng(e.tile, 4));
+    await writeFile(file, await encodePng(e.tile, 6));
     heatmaps.push(file);
   }
   log(

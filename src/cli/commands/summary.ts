@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { useBackend } from '../../backends/select';
 import type { Placement } from '../../models/resnet_cbam';
 import { resnetCbam } from '../../models/resnet_cbam';
 import { intOption } from '../common';
@@ -14,7 +15,8 @@ export function registerSummary(program: Command): void {
     .option('--attention <name>', 'attention module', 'cbam')
     .option('--input <side>', 'input side (square, 1 channel)', intOption('--input'), 44)
     .option('--classes <n>', 'number of classes', intOption('--classes'), 7)
-    .action((opts) => {
+    .action(async (opts, cmd: Command) => {
+      await useBackend(cmd.optsWithGlobals().backend);
       const model = resnetCbam({
         depth: opts.depth,
         width: opts.width,
