@@ -98,7 +98,7 @@ const result = await train(
     callbacks: {
       onEpochEnd: (log) =>
         console.log(
-          `epoch ${log.epoch + 1}/${epochs}: loss ${log.loss.toFixed(4)}, train ${(100 * log.accuracy).toFixed(1)} %, ` +
+          `epoch ${log.epoch}/${epochs}: loss ${log.loss.toFixed(4)}, train ${(100 * log.accuracy).toFixed(1)} %, ` +
             `PublicTest ${log.valAccuracy === undefined ? '-' : (100 * log.valAccuracy).toFixed(2)} %, ${log.imagesPerSec.toFixed(1)} img/s`,
         ),
     },

@@ -42,7 +42,7 @@ describe('gradCam', () => {
 
   it('explains the predicted class by default and validates arguments', () => {
     const model = tinyModel();
-    const x = tf.randomNormal([3, 4, 4, 1], 0, 1, 'float32', 4);
+    const x = tf.randomNormal([3, 4, 4, 1], 0, 1, 'float32', 4) as tf.Tensor4D;
     const r = gradCam(model, x);
     const predicted = Array.from(tf.argMax(r.scores, 1).dataSync());
     expect(r.classIndices).toEqual(predicted);

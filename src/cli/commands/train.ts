@@ -128,7 +128,7 @@ export function registerTrain(program: Command): void {
             onEpochEnd: (log) => {
               const val = log.valAccuracy === undefined ? '' : ` val ${(100 * log.valAccuracy).toFixed(2)} %`;
               process.stderr.write(
-                `\nepoch ${log.epoch + 1}: loss ${log.loss.toFixed(4)} acc ${(100 * log.accuracy).toFixed(2)} %${val}\n`,
+                `\nepoch ${log.epoch}: loss ${log.loss.toFixed(4)} acc ${(100 * log.accuracy).toFixed(2)} %${val}\n`,
               );
             },
           },

@@ -1,0 +1,197 @@
+/**
+ * WebGPU benchmark for the GPU machine (no Node.js or npm there): bundled with
+ * `../shared/device/prepare.sh bench/gpu_entry.ts` and run with the command in docs/backends.md.
+ * Also runs here on lavapipe: `npx tsx bench/gpu_entry.ts --quick`.
+ *
+ * Prints one JSON line per measurement (and writes them to $OUT/gpu_bench.jsonl when OUT is set):
+ * - a correctness check of fer-cbam's WebGPU gradient kernels against the cpu backend;
+ * - resnetCbam depth 18, placements none and paper, batch 128: training and forward img/s with
+ *   fer-cbam's kernels; training with tfjs's stock kernels; submit batching 15 (tfjs default), 64, 256;
+ * - WebGPU calls per training step (dispatches, submits, uniform writes, bind groups, readbacks);
+ * - the slowest kernels of one training step by GPU time (timestamp queries) when the adapter has them.
+ */
+import { appendFileSync } from 'node:fs';
+import path from 'node:path';
+// A used binding: esbuild drops a bare import of this package (its package.json lists no side effects).
+import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+// Static import so that the bundle contains it; dawn.node is found beside the bundle.
+import { create, globals } from 'webgpu';
+import {
+  countWebGPUCalls,
+  registerWebGPUTrainingKernels,
+  setupWebGPU,
+  unregisterWebGPUTrainingKernels,
+} from '../src/backends/webgpu';
+import { resnetCbam } from '../src/models/resnet_cbam';
+
+const quick = process.argv.includes('--quick');
+const batch = quick ? 4 : 128;
+const warmup = quick ? 1 : 3;
+const trainSteps = quick ? 1 : 10;
+const forwardSteps = quick ? 1 : 20;
+const outFile = process.env.OUT ? path.join(process.env.OUT, 'gpu_bench.jsonl') : null;
+const t0 = performance.now();
+
+function emit(row: Record<string, unknown>): void {
+  const line = JSON.stringify({ ...row, t: Math.round((performance.now() - t0) / 1000) });
+  console.log(line);
+  if (outFile) appendFileSync(outFile, `${line}\n`);
+}
+
+Object.assign(globalThis, globals);
+(globalThis as { navigator?: unknown }).navigator = { gpu: create([]) };
+const { adapter } = await setupWebGPU({ deferredSubmitBatchSize: 64 });
+emit({ event: 'adapter', ...adapter, batch, tfjs: tf.version_core, cpuBackend: version_cpu });
+
+// 1. Correctness on this GPU: conv gradients against the cpu backend (small: the cpu backend is slow).
+async function valuesOn(backend: string, fn: () => tf.Tensor[]): Promise<Float32Array[]> {
+  await tf.setBackend(backend);
+  const out = tf.tidy(fn);
+  const vals = await Promise.all(out.map(async (t) => (await t.data()) as Float32Array));
+  tf.dispose(out);
+  return vals;
+}
+for (const [xs, ws, strides] of [
+  [[2, 22, 22, 16], [3, 3, 16, 32], 2],
+  [[2, 11, 11, 32], [3, 3, 32, 32], 1],
+  [[2, 44, 44, 1], [3, 3, 1, 16], 1],
+] as [[number, number, number, number], [number, number, number, number], number][]) {
+  const fn = () => {
+    const x = tf.randomNormal(xs, 0, 1, 'float32', 1) as tf.Tensor4D;
+    const w = tf.randomNormal(ws, 0, 1, 'float32', 2) as tf.Tensor4D;
+    const r = tf.randomNormal(tf.conv2d(x, w, strides, 'same').shape, 0, 1, 'float32', 3);
+    return tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, 'same'), r)),
+    )([x, w]);
+  };
+  const cpu = await valuesOn('cpu', fn);
+  const gpu = await valuesOn('webgpu', fn);
+  const rel = cpu.map((c, i) => {
+    let d = 0;
+    let s = 0;
+    for (let j = 0; j < c.length; j++) {
+      d = Math.max(d, Math.abs(c[j]! - gpu[i]![j]!));
+      s = Math.max(s, Math.abs(c[j]!));
+    }
+    return d / s;
+  });
+  emit({ event: 'check', x: xs, filter: ws, strides, relErrDx: rel[0], relErrDw: rel[1] });
+}
+await tf.setBackend('webgpu');
+
+// 2. Throughput.
+const x = tf.randomNormal([batch, 44, 44, 1], 0, 1, 'float32', 1);
+const y = tf.oneHot(
+  tf.tensor1d(
+    Array.from({ length: batch }, (_, i) => i % 7),
+    'int32',
+  ),
+  7,
+);
+
+function trainStep(model: tfl.LayersModel, opt: tf.Optimizer): tf.Scalar {
+  return tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(
+      () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+    );
+    opt.applyGradients(grads);
+    return value;
+  });
+}
+
+async function timeIt(steps: number, step: () => Promise<void>): Promise<number> {
+  for (let i = 0; i < warmup; i++) await step();
+  const start = performance.now();
+  for (let i = 0; i < steps; i++) await step();
+  return (performance.now() - start) / steps;
+}
+
+async function measure(
+  placement: 'none' | 'paper',
+  label: string,
+  modes: ('train' | 'forward')[],
+  extra = {},
+) {
+  const model = resnetCbam({ depth: 18, placement, classifierActivation: 'linear' });
+  const opt = tf.train.momentum(0.01, 0.9);
+  for (const mode of modes) {
+    const step =
+      mode === 'train'
+        ? async () => {
+            const v = trainStep(model, opt);
+            await v.data();
+            v.dispose();
+          }
+        : async () => {
+            const o = model.predict(x) as tf.Tensor;
+            await o.data();
+            o.dispose();
+          };
+    const ms = await timeIt(mode === 'train' ? trainSteps : forwardSteps, step);
+    const counter = countWebGPUCalls();
+    await step();
+    const calls = counter.stop();
+    emit({
+      event: 'speed',
+      backend: 'webgpu',
+      model: `resnet18-${placement}`,
+      batch,
+      mode,
+      imgPerSec: Math.round((batch * 1000) / ms),
+      msPerStep: Math.round(ms),
+      variant: label,
+      perStep: calls,
+      ...extra,
+    });
+  }
+  opt.dispose();
+  model.dispose();
+}
+
+async function profileKernels(placement: 'none' | 'paper'): Promise<void> {
+  const model = resnetCbam({ depth: 18, placement, classifierActivation: 'linear' });
+  const opt = tf.train.momentum(0.01, 0.9);
+  const v0 = trainStep(model, opt);
+  await v0.data();
+  v0.dispose();
+  const info = await tf.profile(async () => {
+    const v = trainStep(model, opt);
+    await v.data();
+    v.dispose();
+  });
+  const byKernel = new Map<string, { n: number; ms: number }>();
+  for (const k of info.kernels) {
+    if (k.name.endsWith('__op')) continue;
+    const e = byKernel.get(k.name) ?? { n: 0, ms: 0 };
+    e.n++;
+    e.ms += Number(k.kernelTimeMs) || 0;
+    byKernel.set(k.name, e);
+  }
+  const top = [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15);
+  emit({
+    event: 'profile',
+    model: `resnet18-${placement}`,
+    kernels: info.kernels.length,
+    kernelMs: Math.round([...byKernel.values()].reduce((s, e) => s + e.ms, 0)),
+    top: top.map(([name, e]) => ({ name, n: e.n, ms: Math.round(e.ms * 10) / 10 })),
+  });
+  opt.dispose();
+  model.dispose();
+}
+
+await measure('none', 'fer-cbam kernels, submit 64', ['train', 'forward']);
+await measure('paper', 'fer-cbam kernels, submit 64', ['train', 'forward']);
+for (const batchSize of [15, 256]) {
+  tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', batchSize);
+  await measure('none', `fer-cbam kernels, submit ${batchSize}`, ['train']);
+}
+tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', 64);
+registerWebGPUTrainingKernels({ replaceConv2DBackpropInput: true });
+await measure('none', 'fer-cbam kernels + stride-phase Conv2DBackpropInput', ['train']);
+registerWebGPUTrainingKernels();
+await profileKernels('none');
+unregisterWebGPUTrainingKernels();
+await measure('none', 'tfjs stock kernels', ['train']);
+emit({ event: 'done' });

@@ -1,0 +1,237 @@
+/**
+ * Setting up `@tensorflow/tfjs-backend-wasm` (an optional peer dependency) for training: binary paths
+ * in Node, multi-threaded SIMD in Node (tfjs disables it there), and the missing training kernels.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { checkPositiveInteger, expected } from '../errors';
+import { isNode, nodeRequire } from './node_env';
+import { registerWasmTrainingKernels, type WasmTrainingKernelOptions } from './wasm_kernels';
+
+const WHERE = 'setupWasm';
+
+/** Options of {@link setupWasm}. @category Backends */
+export interface WasmSetupOptions {
+  /**
+   * Threads for XNNPACK, or `'auto'` for the number of CPU cores (at most 8, the pool tfjs's threaded
+   * binary pre-allocates). In Node, more than one thread loads tfjs's threaded SIMD binary through
+   * `worker_threads` (tfjs itself never enables threads in Node). In browsers tfjs decides (threads need
+   * cross-origin isolation) and this only sets the count. Defaults to `'auto'`.
+   */
+  threads?: number | 'auto';
+  /**
+   * Where the `.wasm` binaries are: a directory prefix (ending in `/`) or a map from binary name to
+   * path or URL, as `setWasmPaths` takes. Defaults to the package's `dist/` directory in Node and to
+   * tfjs's own default in browsers.
+   */
+  wasmPaths?: string | Record<string, string>;
+  /**
+   * Register the training kernels ({@link registerWasmTrainingKernels}); an object passes options.
+   * Defaults to `true`.
+   */
+  trainingKernels?: boolean | WasmTrainingKernelOptions;
+}
+
+/** Defaults of {@link WasmSetupOptions}. @category Backends */
+export const WASM_SETUP_DEFAULTS: Readonly<{ threads: 'auto'; trainingKernels: true }> = Object.freeze({
+  threads: 'auto',
+  trainingKernels: true,
+});
+
+/** What {@link setupWasm} configured. @category Backends */
+export interface WasmSetupResult {
+  /** Threads XNNPACK actually uses (reported by the backend after initialisation). */
+  threads: number;
+  /** Which binary was loaded: `'threaded-simd'`, or `'tfjs-default'` (tfjs's own choice). */
+  binary: 'threaded-simd' | 'tfjs-default';
+  /** Kernels registered for training, empty when `trainingKernels` was false. */
+  trainingKernels: string[];
+}
+
+type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
+
+/** Imports `@tensorflow/tfjs-backend-wasm`, or throws an error that says how to install it. */
+async function importWasmBackend(): Promise<WasmModule> {
+  try {
+    return await import('@tensorflow/tfjs-backend-wasm');
+  } catch (err) {
+    throw new Error(
+      `${WHERE}: the WebAssembly backend needs the optional peer dependency @tensorflow/tfjs-backend-wasm ` +
+        `(same version as @tensorflow/tfjs-core): npm install @tensorflow/tfjs-backend-wasm. (${String(err)})`,
+    );
+  }
+}
+
+async function resolveThreads(threads: number | 'auto'): Promise<number> {
+  if (threads === 'auto') {
+    let cores = 1;
+    if (isNode()) {
+      cores = await cpuCount();
+    } else if (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) {
+      cores = navigator.hardwareConcurrency;
+    }
+    return Math.max(1, Math.min(8, cores));
+  }
+  checkPositiveInteger(threads, 'threads', WHERE);
+  if (threads > 8) throw new RangeError(expected(WHERE, 'threads', 'an integer in [1, 8]', threads));
+  return threads;
+}
+
+/** Number of CPU cores in Node (`os.availableParallelism`, Node >= 18.14, else `os.cpus().length`). */
+async function cpuCount(): Promise<number> {
+  const os = await import('node:os');
+  return (os as { availableParallelism?: () => number }).availableParallelism?.() ?? os.cpus().length;
+}
+
+/** Paths of the package's files in Node. */
+async function wasmPackageFiles(): Promise<{ dist: string; glue: string; worker: string; binary: string }> {
+  const require = await nodeRequire();
+  const path = await import('node:path');
+  const root = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
+  return {
+    dist: path.join(root, 'dist') + path.sep,
+    glue: path.join(root, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js'),
+    worker: path.join(root, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.worker.js'),
+    binary: path.join(root, 'dist', 'tfjs-backend-wasm-threaded-simd.wasm'),
+  };
+}
+
+/**
+ * Writes the pthread worker script tfjs embeds as a string to a file Node's `Worker` can load
+ * (Emscripten would otherwise hand Node a `blob:` URL, which `worker_threads` cannot start).
+ */
+async function writeWorkerScript(contents: string, version: string): Promise<string> {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const file = path.join(os.tmpdir(), `fer-cbam-tfjs-wasm-${version}-threaded-simd.worker.cjs`);
+  // tfjs escapes newlines the same way before making its Blob.
+  const text = contents.replace(/\n/g, '\\n');
+  if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== text) {
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, file);
+  }
+  return file;
+}
+
+/**
+ * Registers a `wasm` backend factory that loads tfjs's threaded SIMD binary in Node through
+ * `worker_threads`, with `threads` XNNPACK threads. tfjs 4.x caps the pool at
+ * `navigator.hardwareConcurrency / 2` (Node: cores / 2, i.e. 1 on a 2-core machine), so the core count the
+ * binary asks for is answered with `2 * threads`. Workers are unreferenced so that they never keep the
+ * process alive.
+ */
+async function registerThreadedNodeBackend(wasm: WasmModule, threads: number): Promise<void> {
+  const require = await nodeRequire();
+  const fs = await import('node:fs');
+  const files = await wasmPackageFiles();
+  const factory = require(files.glue) as (config: Record<string, unknown>) => Promise<any>;
+  const { wasmWorkerContents } = require(files.worker) as { wasmWorkerContents: string };
+  const workerFile = await writeWorkerScript(wasmWorkerContents, wasm.version_wasm);
+  const init = async (): Promise<any> => {
+    // The glue starts its pthread workers with worker_threads.Worker, which inherits process.execArgv;
+    // flags such as --input-type or TypeScript loaders make no sense for the plain CommonJS worker script
+    // (and --input-type makes the workers fail), so the workers get an empty execArgv.
+    const workerThreads = require('node:worker_threads') as { Worker: new (...a: any[]) => any };
+    const BaseWorker = workerThreads.Worker;
+    class PlainWorker extends BaseWorker {
+      constructor(file: string | URL, opts: Record<string, unknown> = {}) {
+        super(file, { ...opts, execArgv: [] });
+      }
+    }
+    workerThreads.Worker = PlainWorker;
+    let module: any;
+    try {
+      module = await factory({
+        locateFile: (file: string, prefix: string) =>
+          file.endsWith('.worker.js') ? workerFile : file.endsWith('.wasm') ? files.binary : prefix + file,
+        // The workers evaluate the glue script from this path (Emscripten's importScripts in Node).
+        mainScriptUrlOrBlob: files.glue,
+        instantiateWasm: (
+          info: { env: Record<string, unknown> },
+          receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void,
+        ) => {
+          info.env.emscripten_num_logical_cores = () => 2 * threads;
+          WebAssembly.instantiate(fs.readFileSync(files.binary), info as WebAssembly.Imports).then(
+            (r) => receive(r.instance, r.module),
+            (e) => {
+              throw e;
+            },
+          );
+          return {};
+        },
+      });
+    } finally {
+      workerThreads.Worker = BaseWorker;
+    }
+    module.tfjs = {
+      init: module.cwrap('init', null, []),
+      initWithThreadsCount: module.cwrap('init_with_threads_count', null, ['number']),
+      getThreadsCount: module.cwrap('get_threads_count', 'number', []),
+      registerTensor: module.cwrap('register_tensor', null, ['number', 'number', 'number']),
+      disposeData: module.cwrap('dispose_data', null, ['number']),
+      dispose: module.cwrap('dispose', null, []),
+    };
+    return module;
+  };
+  tf.removeBackend('wasm');
+  tf.registerBackend(
+    'wasm',
+    async () => {
+      const module = await init();
+      const backend = new wasm.BackendWasm(module);
+      // pthreadpool's threads run for the life of the module; don't let them hold the process open.
+      for (const w of module.PThread?.runningWorkers ?? []) w.unref?.();
+      for (const w of module.PThread?.unusedWorkers ?? []) w.unref?.();
+      return backend;
+    },
+    2,
+  );
+}
+
+/**
+ * Prepares the WebAssembly backend: imports `@tensorflow/tfjs-backend-wasm`, points it at its binaries,
+ * enables multi-threaded SIMD in Node, registers the training kernels and makes `'wasm'` the active
+ * backend. Must run before anything else initialises the wasm backend.
+ * @param options Threads, binary paths and kernel options; see {@link WasmSetupOptions}.
+ * @returns What was configured.
+ * @example
+ * ```ts
+ * const { threads } = await setupWasm({ threads: 2 });
+ * console.log(tf.getBackend(), threads); // 'wasm' 2
+ * ```
+ * @throws Error if `@tensorflow/tfjs-backend-wasm` is not installed or fails to initialise.
+ * @category Backends
+ */
+export async function setupWasm(options: WasmSetupOptions = {}): Promise<WasmSetupResult> {
+  const threads = await resolveThreads(options.threads ?? WASM_SETUP_DEFAULTS.threads);
+  const wasm = await importWasmBackend();
+  const alreadyInitialised = tf.engine().registry.wasm != null;
+  let binary: WasmSetupResult['binary'] = 'tfjs-default';
+  if (!alreadyInitialised) {
+    if (options.wasmPaths != null) {
+      wasm.setWasmPaths(options.wasmPaths as string);
+    } else if (isNode()) {
+      wasm.setWasmPaths((await wasmPackageFiles()).dist);
+    }
+    wasm.setThreadsCount(threads);
+    const nodeThreads =
+      isNode() &&
+      threads > 1 &&
+      typeof SharedArrayBuffer !== 'undefined' &&
+      wasm.version_wasm.startsWith('4.');
+    if (nodeThreads) {
+      await registerThreadedNodeBackend(wasm, threads);
+      binary = 'threaded-simd';
+    }
+  }
+  const kernelOptions = options.trainingKernels ?? WASM_SETUP_DEFAULTS.trainingKernels;
+  const trainingKernels =
+    kernelOptions === false ? [] : registerWasmTrainingKernels(kernelOptions === true ? {} : kernelOptions);
+  if (!(await tf.setBackend('wasm'))) {
+    throw new Error(`${WHERE}: the wasm backend failed to initialise (see the warning tfjs printed).`);
+  }
+  const count = wasm.getThreadsCount();
+  return { threads: count > 0 ? count : 1, binary, trainingKernels };
+}

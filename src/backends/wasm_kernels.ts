@@ -1,0 +1,492 @@
+/**
+ * Training kernels for `@tensorflow/tfjs-backend-wasm` 4.x, which ships without `Conv2DBackpropFilter`,
+ * the depthwise gradient kernels and `UnsortedSegmentSum`, and whose `Conv2DBackpropInput` is a scalar
+ * loop. Each kernel here is composed of the backend's own XNNPACK-backed kernels (see `conv_grads.ts`).
+ * @module
+ */
+
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  conv2DBackpropFilterNHWC,
+  conv2DBackpropInputNHWC,
+  depthwiseBackpropFilterNHWC,
+  depthwiseBackpropInputNHWC,
+  type FilterGradMethod,
+  type MatMulTraits,
+} from './conv_grads';
+
+export type { FilterGradMethod } from './conv_grads';
+
+import {
+  isChannelsFirst,
+  type KernelArgs,
+  type KernelScope,
+  replaceKernel,
+  restoreKernel,
+  toChannelsLast,
+  withScope,
+} from './kernel_utils';
+
+const WASM = 'wasm';
+/** XNNPACK runs BatchMatMul only without transposes; everything else falls back to a scalar loop. */
+const WASM_MATMUL: MatMulTraits = { fastTransposes: false };
+
+/** Options of {@link registerWasmTrainingKernels}. @category Backends */
+export interface WasmTrainingKernelOptions {
+  /**
+   * Formulation of `Conv2DBackpropFilter`: `'perTap'` (one matrix product per filter tap, the right
+   * operand `dY` packed once), `'im2col'` (one product with the stacked windows) or `'conv'` (one XNNPACK
+   * convolution with batch and channels swapped). Defaults to `'perTap'`, the fastest on every ResNet-18
+   * layer measured (docs/backends.md).
+   */
+  filterGradMethod?: FilterGradMethod;
+
+  /**
+   * Also replace the backend's `Conv2DBackpropInput` (a scalar C++ loop) with a forward XNNPACK
+   * convolution of the dilated gradient. Defaults to `true`.
+   */
+  replaceConv2DBackpropInput?: boolean;
+}
+
+/** Defaults of {@link WasmTrainingKernelOptions}. @category Backends */
+export const WASM_TRAINING_KERNEL_DEFAULTS: Readonly<Required<WasmTrainingKernelOptions>> = Object.freeze({
+  filterGradMethod: 'perTap',
+  replaceConv2DBackpropInput: true,
+});
+
+/** Runs an NHWC body on NCHW operands by transposing in and (optionally) out. */
+function nchwToNhwc(s: KernelScope, x: TensorInfo): TensorInfo {
+  return s.transpose(x, [0, 2, 3, 1]);
+}
+
+function conv2DBackpropFilterKernel(method: FilterGradMethod) {
+  return ({ inputs, backend, attrs }: KernelArgs): TensorInfo => {
+    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as Record<string, any>;
+    return withScope(backend, WASM, (s) => {
+      let x = inputs.x!;
+      let dy = inputs.dy!;
+      if (isChannelsFirst(dataFormat)) {
+        x = nchwToNhwc(s, x);
+        dy = nchwToNhwc(s, dy);
+      }
+      return conv2DBackpropFilterNHWC(
+        s,
+        x,
+        dy,
+        filterShape,
+        strides,
+        pad,
+        dimRoundingMode,
+        WASM_MATMUL,
+        method,
+      );
+    });
+  };
+}
+
+function conv2DBackpropInputKernel({ inputs, backend, attrs }: KernelArgs): TensorInfo {
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as Record<string, any>;
+  return withScope(backend, WASM, (s) => {
+    const first = isChannelsFirst(dataFormat);
+    const dy = first ? nchwToNhwc(s, inputs.dy!) : inputs.dy!;
+    const shape = first ? toChannelsLast(inputShape) : (inputShape as number[]);
+    const dx = conv2DBackpropInputNHWC(
+      s,
+      dy,
+      inputs.filter!,
+      shape,
+      strides,
+      pad,
+      dimRoundingMode,
+      WASM_MATMUL,
+    );
+    return first ? s.transpose(dx, [0, 3, 1, 2]) : dx;
+  });
+}
+
+function checkDilations(dilations: unknown, where: string): void {
+  const d = dilations == null ? [1, 1] : Array.isArray(dilations) ? dilations : [dilations, dilations];
+  if (d.some((v) => v !== 1)) {
+    throw new Error(`${where}: dilations other than 1 are not supported in gradients, but got ${String(d)}.`);
+  }
+}
+
+function depthwiseFilterKernel({ inputs, backend, attrs }: KernelArgs): TensorInfo {
+  const { strides, pad, dilations, dimRoundingMode, filterShape } = attrs as Record<string, any>;
+  checkDilations(dilations, 'DepthwiseConv2dNativeBackpropFilter');
+  return withScope(backend, WASM, (s) =>
+    depthwiseBackpropFilterNHWC(s, inputs.x!, inputs.dy!, filterShape, strides, pad, dimRoundingMode),
+  );
+}
+
+function depthwiseInputKernel({ inputs, backend, attrs }: KernelArgs): TensorInfo {
+  const { strides, pad, dilations, dimRoundingMode, inputShape } = attrs as Record<string, any>;
+  checkDilations(dilations, 'DepthwiseConv2dNativeBackpropInput');
+  return withScope(backend, WASM, (s) =>
+    depthwiseBackpropInputNHWC(s, inputs.dy!, inputs.filter!, inputShape, strides, pad, dimRoundingMode),
+  );
+}
+
+/**
+ * `Tile` as successive concatenations, innermost tiled axis first, so the final copy is a few large
+ * block copies. The backend's own Tile computes an index per element, which made it the third most
+ * expensive kernel of a ResNet training step (the BatchNorm gradient tiles the inverse standard
+ * deviation to the full activation shape). Falls back to the original kernel when the concatenations
+ * would need very many small copies.
+ */
+function tileKernel(original: tf.KernelConfig | null) {
+  return (args: KernelArgs): TensorInfo => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs.x!;
+    const reps = (attrs as { reps: number[] }).reps;
+    // Concatenating r copies along axis a (axes before a not yet tiled) makes prod(shape[:a]) * r copies.
+    let copies = 0;
+    let outer = 1;
+    for (let a = 0; a < x.shape.length; a++) {
+      if (reps[a]! > 1) copies += outer * reps[a]!;
+      outer *= x.shape[a]!;
+    }
+    if (x.dtype === 'string' || (copies > 4096 && original != null)) {
+      return original!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+    }
+    return withScope(backend, WASM, (s) => {
+      let cur = x;
+      for (let a = x.shape.length - 1; a >= 0; a--) {
+        const r = reps[a]!;
+        if (r > 1) cur = s.concat(new Array<TensorInfo>(r).fill(cur), a);
+      }
+      return cur === x ? s.reshape(x, x.shape.slice()) : cur;
+    });
+  };
+}
+
+/**
+ * `Identity` that shares the input's buffer (reference counted, as the cpu and webgpu backends do) instead
+ * of copying it. The engine clones every tensor it saves for the backward pass through `Identity`, which
+ * made about 600 full copies per ResNet-18 training step. Safe because no wasm kernel writes into its
+ * inputs; strings still go through the original kernel.
+ */
+function identityKernel(original: tf.KernelConfig | null) {
+  return (args: KernelArgs): TensorInfo => {
+    const x = args.inputs.x!;
+    if (x.dtype === 'string' && original != null) {
+      return original.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+    }
+    args.backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
+  };
+}
+
+/** The parts of tfjs-backend-wasm's BackendWasm that the heap kernels use. */
+interface WasmHeapBackend {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+}
+
+/** An Int32Array (4-byte types) or Uint8Array (bool) view of the whole heap, and the element size. */
+function heapView(
+  backend: WasmHeapBackend,
+  dtype: tf.DataType,
+): { heap: Int32Array | Uint8Array; bytes: number } {
+  // Read HEAPU8 after any allocation: growing the memory replaces the buffer.
+  const buffer = backend.wasm.HEAPU8.buffer;
+  return dtype === 'bool'
+    ? { heap: new Uint8Array(buffer), bytes: 1 }
+    : { heap: new Int32Array(buffer), bytes: 4 };
+}
+
+/** Copies `run` elements inside the heap: memmove for long runs, a loop for short ones. */
+function copyRun(heap: Int32Array | Uint8Array, dst: number, src: number, run: number): void {
+  if (run >= 16) {
+    heap.copyWithin(dst, src, src + run);
+  } else {
+    for (let k = 0; k < run; k++) heap[dst + k] = heap[src + k]!;
+  }
+}
+
+/**
+ * `Slice` reading the input in place on the wasm heap. The backend's own Slice first copies the whole
+ * input out of the heap (`readSync`), so taking nine filter-tap windows out of one activation copied it
+ * nine extra times. Trailing full dimensions are merged into one contiguous run per copy.
+ */
+function sliceKernel(original: tf.KernelConfig | null) {
+  return (args: KernelArgs): TensorInfo => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs.x!;
+    if (x.dtype === 'string' || x.dtype === 'complex64') {
+      return original!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+    }
+    const { begin, size } = attrs as { begin: number | number[]; size: number | number[] };
+    const [b, sz] = tf.slice_util.parseSliceParams(x as tf.TensorInfo as tf.Tensor, begin, size);
+    const wb = backend as unknown as WasmHeapBackend;
+    const out = wb.makeOutput(sz, x.dtype);
+    const total = tf.util.sizeFromShape(sz);
+    if (total === 0) return out;
+    const { heap, bytes } = heapView(wb, x.dtype);
+    const src0 = wb.dataIdMap.get(x.dataId).memoryOffset / bytes;
+    const dst0 = wb.dataIdMap.get(out.dataId).memoryOffset / bytes;
+    const rank = x.shape.length;
+    const strides = tf.util.computeStrides(x.shape);
+    strides.push(1);
+    // Merge trailing dimensions taken whole into the innermost run.
+    let d = rank - 1;
+    let run = sz[d] ?? 1;
+    while (d > 0 && sz[d] === x.shape[d]) {
+      d--;
+      run *= sz[d]!;
+    }
+    const outer = total / run;
+    const idx = new Array<number>(d).fill(0);
+    let dst = dst0;
+    for (let o = 0; o < outer; o++) {
+      let src = src0 + b[d]! * strides[d]!;
+      for (let k = 0; k < d; k++) src += (b[k]! + idx[k]!) * strides[k]!;
+      copyRun(heap, dst, src, run);
+      dst += run;
+      for (let k = d - 1; k >= 0; k--) {
+        if (++idx[k]! < sz[k]!) break;
+        idx[k] = 0;
+      }
+    }
+    return out;
+  };
+}
+
+/**
+ * `Reverse` over leading axes (for example the two spatial axes of a filter) as block copies on the wasm
+ * heap; other axes go to the backend's kernel, which computes an index per element (120 ms for a
+ * 3 x 3 x 512 x 512 filter).
+ */
+function reverseKernel(original: tf.KernelConfig | null) {
+  return (args: KernelArgs): TensorInfo => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs.x!;
+    const dims = tf.util.parseAxisParam((attrs as { dims: number | number[] }).dims, x.shape);
+    const sorted = [...new Set(dims)].sort((p, q) => p - q);
+    const leading = sorted.every((a, i) => a === i);
+    if (!leading || x.dtype === 'string' || x.dtype === 'complex64' || original == null) {
+      return original!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+    }
+    const wb = backend as unknown as WasmHeapBackend;
+    const out = wb.makeOutput(x.shape.slice(), x.dtype);
+    const blocks = tf.util.sizeFromShape(x.shape.slice(0, sorted.length));
+    const block = tf.util.sizeFromShape(x.shape.slice(sorted.length));
+    if (blocks * block === 0) return out;
+    const { heap, bytes } = heapView(wb, x.dtype);
+    const src0 = wb.dataIdMap.get(x.dataId).memoryOffset / bytes;
+    const dst0 = wb.dataIdMap.get(out.dataId).memoryOffset / bytes;
+    // Reversing every one of the leading axes reverses their flattened index.
+    for (let i = 0; i < blocks; i++) copyRun(heap, dst0 + i * block, src0 + (blocks - 1 - i) * block, block);
+    return out;
+  };
+}
+
+/**
+ * `Sum` and `Mean` over leading axes (BatchNorm's reductions over batch, height and width of NHWC
+ * activations) by pairwise halving: `[rows, inner]` becomes `[rows / 2, inner]` by adding its two halves
+ * with XNNPACK's vectorised Add, until one row is left. The backend's kernels first transpose the input so
+ * that the reduced axes are innermost, which costs several times more for a [16, 44, 44, 64] activation.
+ * Other reductions, and non-float32 inputs, use the original kernel.
+ */
+function leadingReduceKernel(original: tf.KernelConfig | null, mean: boolean) {
+  return (args: KernelArgs): TensorInfo => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs.x!;
+    const { axis, keepDims } = attrs as { axis: number | number[]; keepDims: boolean };
+    const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((p, q) => p - q);
+    const leading = axes.length > 0 && axes.length < x.shape.length && axes.every((a, i) => a === i);
+    const outer = tf.util.sizeFromShape(x.shape.slice(0, axes.length));
+    const inner = tf.util.sizeFromShape(x.shape.slice(axes.length));
+    if (!leading || x.dtype !== 'float32' || original == null || outer * inner === 0) {
+      return original!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+    }
+    const outShape = keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length);
+    return withScope(backend, WASM, (s) => {
+      let cur = s.reshape(x, [outer, inner]);
+      let rows = outer;
+      // Rows left over when a level has an odd count; added once at the end.
+      const leftovers: TensorInfo[] = [];
+      while (rows > 1) {
+        const half = Math.floor(rows / 2);
+        if (rows % 2 === 1) leftovers.push(s.slice(cur, [2 * half, 0], [1, inner]));
+        const prev = cur;
+        cur = s.sub((c) =>
+          c.run('Add', {
+            a: c.slice(prev, [0, 0], [half, inner]),
+            b: c.slice(prev, [half, 0], [half, inner]),
+          }),
+        );
+        s.free(prev);
+        rows = half;
+      }
+      if (leftovers.length > 0) cur = s.run('AddN', [cur, ...leftovers]);
+      if (mean) {
+        const scale = s.run('Fill', {}, { shape: [], value: 1 / outer, dtype: 'float32' });
+        cur = s.run('Multiply', { a: cur, b: scale });
+      }
+      return s.reshape(cur, outShape);
+    });
+  };
+}
+
+/**
+ * `Equal` with broadcasting as one loop over the wasm heap. The gradient of `max` (CBAM's channel and
+ * spatial max pooling) is `dy * (x == max(x))` with `max` broadcast back, and the backend's broadcasting
+ * comparison computes a multi-index per element: about 200 ms for one [16, 44, 44, 64] tensor, 8 % of a
+ * ResNet-18 'paper' training step.
+ */
+function equalKernel(original: tf.KernelConfig | null) {
+  return (args: KernelArgs): TensorInfo => {
+    const { inputs, backend } = args;
+    const a = inputs.a!;
+    const b = inputs.b!;
+    if (original == null || a.dtype !== b.dtype || (a.dtype !== 'float32' && a.dtype !== 'int32')) {
+      return original!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+    }
+    const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    const wb = backend as unknown as WasmHeapBackend;
+    const out = wb.makeOutput(outShape, 'bool');
+    const size = tf.util.sizeFromShape(outShape);
+    if (size === 0) return out;
+    const buffer = wb.wasm.HEAPU8.buffer;
+    const heap = a.dtype === 'float32' ? new Float32Array(buffer) : new Int32Array(buffer);
+    const bytes = new Uint8Array(buffer);
+    const a0 = wb.dataIdMap.get(a.dataId).memoryOffset / 4;
+    const b0 = wb.dataIdMap.get(b.dataId).memoryOffset / 4;
+    const o0 = wb.dataIdMap.get(out.dataId).memoryOffset;
+    // Strides of a and b over the output's axes, 0 where an operand is broadcast.
+    const rank = outShape.length;
+    const stridesOf = (shape: number[]) => {
+      const st = new Array<number>(rank).fill(0);
+      let acc = 1;
+      for (let i = shape.length - 1, o = rank - 1; i >= 0; i--, o--) {
+        st[o] = shape[i] === 1 ? 0 : acc;
+        acc *= shape[i]!;
+      }
+      return st;
+    };
+    const sa = stridesOf(a.shape);
+    const sb = stridesOf(b.shape);
+    const inner = outShape[rank - 1] ?? 1;
+    const ia = sa[rank - 1] ?? 0;
+    const ib = sb[rank - 1] ?? 0;
+    const idx = new Array<number>(Math.max(0, rank - 1)).fill(0);
+    let o = o0;
+    for (let row = 0; row < size / inner; row++) {
+      let pa = a0;
+      let pb = b0;
+      for (let k = 0; k < rank - 1; k++) {
+        pa += idx[k]! * sa[k]!;
+        pb += idx[k]! * sb[k]!;
+      }
+      for (let j = 0; j < inner; j++) bytes[o++] = heap[pa + j * ia] === heap[pb + j * ib] ? 1 : 0;
+      for (let k = rank - 2; k >= 0; k--) {
+        if (++idx[k]! < outShape[k]!) break;
+        idx[k] = 0;
+      }
+    }
+    return out;
+  };
+}
+
+/** `UnsortedSegmentSum` (the gradient of `gather`), as a plain loop over the wasm heap. */
+function unsortedSegmentSumKernel({ inputs, backend, attrs }: KernelArgs): TensorInfo {
+  const { numSegments } = attrs as { numSegments: number };
+  const x = inputs.x!;
+  const ids = inputs.segmentIds!;
+  const xv = backend.readSync(x.dataId) as Float32Array | Int32Array;
+  const iv = backend.readSync(ids.dataId) as Int32Array;
+  const inner = tf.util.sizeFromShape(x.shape.slice(ids.shape.length));
+  const outShape = [numSegments, ...x.shape.slice(ids.shape.length)];
+  const out =
+    x.dtype === 'int32' ? new Int32Array(numSegments * inner) : new Float32Array(numSegments * inner);
+  for (let i = 0; i < iv.length; i++) {
+    const seg = iv[i]!;
+    if (seg < 0 || seg >= numSegments) continue;
+    const src = i * inner;
+    const dst = seg * inner;
+    for (let k = 0; k < inner; k++) out[dst + k]! += xv[src + k]!;
+  }
+  const dataId = backend.write(out, outShape, x.dtype);
+  return { dataId, shape: outShape, dtype: x.dtype };
+}
+
+interface Installed {
+  names: string[];
+  previous: Map<string, tf.KernelConfig | null>;
+}
+let installed: Installed | null = null;
+
+/**
+ * Registers the kernels `@tensorflow/tfjs-backend-wasm` needs for training: `Conv2DBackpropFilter`,
+ * `DepthwiseConv2dNativeBackpropFilter`, `DepthwiseConv2dNativeBackpropInput`, `UnsortedSegmentSum`, and a
+ * fast `Conv2DBackpropInput`. They are built from the backend's XNNPACK kernels and agree with the cpu
+ * backend to float32 rounding. Calling it again replaces the kernels with the new options. Called by
+ * {@link useBackend}('wasm'); call it yourself only when you set the backend with `tf.setBackend('wasm')`.
+ * @param options Formulation choices; see {@link WasmTrainingKernelOptions}.
+ * @returns The names of the kernels registered for `'wasm'`.
+ * @example
+ * ```ts
+ * import '@tensorflow/tfjs-backend-wasm';
+ * registerWasmTrainingKernels();
+ * await tf.setBackend('wasm');
+ * await model.fit(xs, ys); // convolution gradients now run on XNNPACK
+ * ```
+ * @category Backends
+ */
+export function registerWasmTrainingKernels(options: WasmTrainingKernelOptions = {}): string[] {
+  const o = { ...WASM_TRAINING_KERNEL_DEFAULTS, ...options };
+  if (installed != null) unregisterWasmTrainingKernels();
+  const kernels: { kernelName: string; kernelFunc: (a: KernelArgs) => TensorInfo }[] = [
+    { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2DBackpropFilterKernel(o.filterGradMethod) },
+    { kernelName: 'DepthwiseConv2dNativeBackpropFilter', kernelFunc: depthwiseFilterKernel },
+    { kernelName: 'DepthwiseConv2dNativeBackpropInput', kernelFunc: depthwiseInputKernel },
+    { kernelName: 'UnsortedSegmentSum', kernelFunc: unsortedSegmentSumKernel },
+  ];
+  if (o.replaceConv2DBackpropInput) {
+    kernels.push({ kernelName: 'Conv2DBackpropInput', kernelFunc: conv2DBackpropInputKernel });
+  }
+  // Faster versions of kernels the backend has (each keeps the original for cases it does not handle).
+  const wrappers: [string, (original: tf.KernelConfig | null) => (a: KernelArgs) => TensorInfo][] = [
+    ['Tile', tileKernel],
+    ['Identity', identityKernel],
+    ['Slice', sliceKernel],
+    ['Reverse', reverseKernel],
+    ['Sum', (original) => leadingReduceKernel(original, false)],
+    ['Mean', (original) => leadingReduceKernel(original, true)],
+    ['Equal', equalKernel],
+  ];
+  for (const [kernelName, wrap] of wrappers) {
+    kernels.push({ kernelName, kernelFunc: wrap(tf.getKernel(kernelName, WASM) ?? null) });
+  }
+  const previous = new Map<string, tf.KernelConfig | null>();
+  for (const k of kernels) {
+    previous.set(
+      k.kernelName,
+      replaceKernel({
+        kernelName: k.kernelName,
+        backendName: WASM,
+        kernelFunc: k.kernelFunc as unknown as tf.KernelFunc,
+      }),
+    );
+  }
+  installed = { names: kernels.map((k) => k.kernelName), previous };
+  return installed.names.slice();
+}
+
+/**
+ * Removes what {@link registerWasmTrainingKernels} registered and restores the backend's own kernels
+ * (working, also when the backend initialised in between).
+ * @example
+ * ```ts
+ * unregisterWasmTrainingKernels(); // back to stock tfjs-backend-wasm, e.g. to compare speed
+ * ```
+ * @category Backends
+ */
+export function unregisterWasmTrainingKernels(): void {
+  if (installed == null) return;
+  for (const name of installed.names) restoreKernel(name, WASM, installed.previous.get(name) ?? null);
+  installed = null;
+}

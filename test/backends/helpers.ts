@@ -1,0 +1,106 @@
+// Shared by the backend tests: comparisons against the cpu backend and a small ResNet-like network.
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+/** max |a - b| / max |b|: relative to the reference's scale, so near-zero entries don't dominate. */
+export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Number.POSITIVE_INFINITY;
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return scale === 0 ? diff : diff / scale;
+}
+
+/** Runs `fn` on `backend` and returns its outputs' values (inputs are re-created there from arrays). */
+export async function valuesOn(backend: string, fn: () => tf.Tensor | tf.Tensor[]): Promise<Float32Array[]> {
+  await tf.setBackend(backend);
+  const out = tf.tidy(fn);
+  const list = Array.isArray(out) ? out : [out];
+  const values = await Promise.all(list.map(async (t) => (await t.data()) as Float32Array));
+  tf.dispose(list);
+  return values;
+}
+
+/** Deterministic pseudo-random values in [-1, 1) (mulberry32). */
+export function seeded(n: number, seed: number): Float32Array {
+  let a = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+/** A tensor of seeded values. */
+export function seededTensor(shape: number[], seed: number): tf.Tensor {
+  return tf.tensor(
+    seeded(
+      shape.reduce((p, q) => p * q, 1),
+      seed,
+    ),
+    shape,
+  );
+}
+
+/**
+ * conv-BN-ReLU stem, one residual block with a strided 1x1 shortcut, a spatial-attention gate
+ * (channel mean and max, concat, conv, sigmoid, multiply), global average pooling and a dense layer.
+ */
+export function tinyResNet(inputShape: [number, number, number], width = 4, classes = 3): tfl.LayersModel {
+  const input = tfl.input({ shape: inputShape });
+  const bn = () => tfl.layers.batchNormalization({ epsilon: 1e-5, momentum: 0.9 });
+  const conv = (filters: number, kernelSize: number, strides = 1) =>
+    tfl.layers.conv2d({ filters, kernelSize, strides, padding: 'same', useBias: false });
+  const relu = () => tfl.layers.activation({ activation: 'relu' });
+  let x = relu().apply(bn().apply(conv(width, 3).apply(input))) as tfl.SymbolicTensor;
+  let y = relu().apply(bn().apply(conv(2 * width, 3, 2).apply(x))) as tfl.SymbolicTensor;
+  y = bn().apply(conv(2 * width, 3).apply(y)) as tfl.SymbolicTensor;
+  const shortcut = bn().apply(conv(2 * width, 1, 2).apply(x)) as tfl.SymbolicTensor;
+  x = relu().apply(tfl.layers.add().apply([y, shortcut])) as tfl.SymbolicTensor;
+  const pooled = new SpatialGate().apply(x) as tfl.SymbolicTensor;
+  const gated = tfl.layers.multiply().apply([x, pooled]) as tfl.SymbolicTensor;
+  const features = tfl.layers.globalAveragePooling2d({}).apply(gated) as tfl.SymbolicTensor;
+  const logits = tfl.layers.dense({ units: classes }).apply(features) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: logits });
+}
+
+/** sigmoid(conv([mean_c(x), max_c(x)])), the ops CBAM's spatial gate uses. */
+class SpatialGate extends tfl.layers.Layer {
+  static className = 'BackendTestSpatialGate';
+  private kernel!: tfl.LayerVariable;
+  override build(): void {
+    this.kernel = this.addWeight(
+      'kernel',
+      [3, 3, 2, 1],
+      'float32',
+      tfl.initializers.glorotUniform({ seed: 1 }),
+    );
+    this.built = true;
+  }
+  override computeOutputShape(shape: tfl.Shape): tfl.Shape {
+    return [shape[0]!, shape[1]!, shape[2]!, 1];
+  }
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+    const maps = tf.concat([tf.mean(x, -1, true), tf.max(x, -1, true)], -1) as tf.Tensor4D;
+    return tf.sigmoid(tf.conv2d(maps, this.kernel.read() as tf.Tensor4D, 1, 'same'));
+  }
+}
+tf.serialization.registerClass(SpatialGate);
+
+/** Loss and gradients of one training step (BatchNorm in training mode), in `model.trainableWeights` order. */
+export function trainingGradients(model: tfl.LayersModel, x: tf.Tensor, labels: tf.Tensor): tf.Tensor[] {
+  const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+  const { value, grads } = tf.variableGrads(
+    () => tf.losses.softmaxCrossEntropy(labels, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+    vars,
+  );
+  return [value, ...vars.map((v) => grads[v.name]!)];
+}

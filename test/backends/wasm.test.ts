@@ -1,0 +1,68 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { setupWasm, WASM_SETUP_DEFAULTS } from '../../src/backends/wasm';
+import { relError, seededTensor, valuesOn } from './helpers';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+afterAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('setupWasm', () => {
+  it('rejects a bad thread count before loading anything', async () => {
+    await expect(setupWasm({ threads: 0 })).rejects.toThrow(
+      /setupWasm: expected `threads` to be a positive integer/,
+    );
+    await expect(setupWasm({ threads: 9 })).rejects.toThrow(
+      /`threads` to be an integer in \[1, 8\], but got 9/,
+    );
+  });
+
+  it('runs the threaded SIMD binary in Node with two XNNPACK threads and the training kernels', async () => {
+    expect(WASM_SETUP_DEFAULTS.threads).toBe('auto');
+    const result = await setupWasm({ threads: 2 });
+    expect(tf.getBackend()).toBe('wasm');
+    expect(result).toMatchObject({ threads: 2, binary: 'threaded-simd' });
+    expect(result.trainingKernels).toContain('Conv2DBackpropFilter');
+    // Large enough for XNNPACK to split the work across both threads.
+    const run = () => {
+      const x = seededTensor([4, 16, 16, 8], 1) as tf.Tensor4D;
+      const w = seededTensor([3, 3, 8, 16], 2) as tf.Tensor4D;
+      return [
+        tf.matMul(seededTensor([96, 80], 3), seededTensor([80, 72], 4)),
+        ...tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same')),
+        )([x, w]),
+      ];
+    };
+    const wasm = await valuesOn('wasm', run);
+    const cpu = await valuesOn('cpu', run);
+    for (let i = 0; i < cpu.length; i++) expect(relError(wasm[i]!, cpu[i]!)).toBeLessThan(1e-5);
+  });
+
+  it('keeps the initialised backend when called again', async () => {
+    const again = await setupWasm({ threads: 2 });
+    expect(again.threads).toBe(2);
+    expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it('lets a Node process exit on its own after using two threads', () => {
+    const code = [
+      "import * as tf from '@tensorflow/tfjs-core';",
+      "const { setupWasm } = await import('./src/backends/wasm.ts');",
+      'const r = await setupWasm({ threads: 2 });',
+      'const v = (await tf.sum(tf.matMul(tf.ones([64, 64]), tf.ones([64, 64]))).data())[0];',
+      'console.log(JSON.stringify({ threads: r.threads, v }));',
+    ].join('\n');
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      cwd: root,
+      timeout: 60_000,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ threads: 2, v: 64 * 64 * 64 });
+  });
+});

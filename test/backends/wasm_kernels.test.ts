@@ -1,0 +1,381 @@
+import '@tensorflow/tfjs-backend-wasm';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  registerWasmTrainingKernels,
+  unregisterWasmTrainingKernels,
+  WASM_TRAINING_KERNEL_DEFAULTS,
+} from '../../src/backends/wasm_kernels';
+import { relError, seededTensor, tinyResNet, trainingGradients, valuesOn } from './helpers';
+
+type Pad =
+  | 'same'
+  | 'valid'
+  | number
+  | [[number, number], [number, number], [number, number], [number, number]];
+type ConvCase = [x: number[], w: number[], strides: number | [number, number], pad: Pad];
+
+const CONV_CASES: ConvCase[] = [
+  [[2, 7, 7, 3], [3, 3, 3, 4], 1, 'same'],
+  [[2, 7, 7, 3], [3, 3, 3, 4], 2, 'same'],
+  [[2, 8, 8, 3], [3, 3, 3, 4], 2, 'same'],
+  [[2, 7, 7, 3], [3, 3, 3, 4], 1, 'valid'],
+  [[2, 8, 9, 3], [3, 2, 3, 5], 2, 'valid'],
+  [[1, 9, 9, 2], [5, 5, 2, 3], 2, 'same'],
+  [[2, 6, 6, 4], [1, 1, 4, 8], 1, 'same'],
+  [[2, 6, 6, 4], [1, 1, 4, 8], 2, 'same'],
+  [[2, 11, 11, 4], [1, 1, 4, 8], 2, 'valid'],
+  [[2, 5, 5, 3], [3, 3, 3, 2], 1, 1],
+  [[2, 5, 5, 3], [3, 3, 3, 2], 3, 'same'],
+  [[2, 10, 9, 3], [4, 3, 3, 2], [3, 2], 'same'],
+  [
+    [1, 7, 7, 2],
+    [3, 3, 2, 2],
+    2,
+    [
+      [0, 0],
+      [2, 0],
+      [0, 3],
+      [0, 0],
+    ],
+  ],
+  [[3, 44, 44, 1], [3, 3, 1, 8], 1, 'same'],
+];
+
+/** Gradients of sum(conv2d(x, w) * r) for a fixed random r: exercises both backprop kernels. */
+function convGrads([xs, ws, strides, pad]: ConvCase): () => tf.Tensor[] {
+  return () => {
+    const x = seededTensor(xs, 1) as tf.Tensor4D;
+    const w = seededTensor(ws, 2) as tf.Tensor4D;
+    const r = seededTensor(tf.conv2d(x, w, strides, pad).shape, 3);
+    return tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad), r)),
+    )([x, w]);
+  };
+}
+
+beforeAll(async () => {
+  registerWasmTrainingKernels();
+  await tf.setBackend('wasm');
+});
+
+afterAll(async () => {
+  unregisterWasmTrainingKernels();
+  await tf.setBackend('cpu');
+});
+
+describe('wasm training kernels: Conv2D gradients', () => {
+  it.each(CONV_CASES)('x %j, filter %j, strides %j, pad %j equal the cpu backend', async (...c) => {
+    const cpu = await valuesOn('cpu', convGrads(c));
+    const wasm = await valuesOn('wasm', convGrads(c));
+    expect(relError(wasm[0]!, cpu[0]!), 'dx').toBeLessThan(1e-5);
+    expect(relError(wasm[1]!, cpu[1]!), 'dw').toBeLessThan(1e-5);
+  });
+
+  it.each(['perTap', 'im2col', 'conv'] as const)(
+    'the %s formulation of the filter gradient agrees',
+    async (m) => {
+      registerWasmTrainingKernels({ filterGradMethod: m });
+      try {
+        for (const c of CONV_CASES) {
+          const cpu = await valuesOn('cpu', convGrads(c));
+          const wasm = await valuesOn('wasm', convGrads(c));
+          expect(relError(wasm[1]!, cpu[1]!), JSON.stringify(c)).toBeLessThan(1e-5);
+        }
+      } finally {
+        registerWasmTrainingKernels();
+      }
+    },
+  );
+
+  it('NCHW kernels agree with the cpu backend', async () => {
+    const attrs = { strides: [2, 2], pad: 'same', dataFormat: 'NCHW' };
+    const run = () => {
+      const x = seededTensor([2, 3, 8, 7], 4);
+      const w = seededTensor([3, 3, 3, 5], 5);
+      const dy = seededTensor([2, 5, 4, 4], 6);
+      const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+        ...attrs,
+        filterShape: w.shape,
+      } as unknown as tf.NamedAttrMap);
+      const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, {
+        ...attrs,
+        inputShape: x.shape,
+      } as unknown as tf.NamedAttrMap);
+      return [dw as tf.Tensor, dx as tf.Tensor];
+    };
+    const cpu = await valuesOn('cpu', run);
+    const wasm = await valuesOn('wasm', run);
+    expect(relError(wasm[0]!, cpu[0]!)).toBeLessThan(1e-5);
+    expect(relError(wasm[1]!, cpu[1]!)).toBeLessThan(1e-5);
+  });
+});
+
+describe('wasm training kernels: depthwise gradients', () => {
+  const cases: ConvCase[] = [
+    [[2, 7, 7, 3], [3, 3, 3, 1], 1, 'same'],
+    [[2, 7, 7, 3], [3, 3, 3, 2], 2, 'same'],
+    [[2, 8, 8, 3], [3, 3, 3, 2], 2, 'valid'],
+  ];
+  it.each(cases)(
+    'x %j, filter %j, strides %j, pad %j equal the cpu backend',
+    async (xs, ws, strides, pad) => {
+      const run = () => {
+        const x = seededTensor(xs, 1) as tf.Tensor4D;
+        const w = seededTensor(ws, 2) as tf.Tensor4D;
+        const r = seededTensor(tf.depthwiseConv2d(x, w, strides, pad as 'same').shape, 3);
+        return tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad as 'same'), r)),
+        )([x, w]);
+      };
+      const cpu = await valuesOn('cpu', run);
+      const wasm = await valuesOn('wasm', run);
+      expect(relError(wasm[0]!, cpu[0]!)).toBeLessThan(1e-5);
+      expect(relError(wasm[1]!, cpu[1]!)).toBeLessThan(1e-5);
+    },
+  );
+});
+
+describe('wasm heap kernels: Slice and Reverse', () => {
+  it.each([
+    [[10], [3], [4]],
+    [
+      [4, 5],
+      [1, 0],
+      [2, 5],
+    ],
+    [
+      [4, 5],
+      [1, 2],
+      [3, 3],
+    ],
+    [
+      [3, 4, 5],
+      [0, 1, 2],
+      [3, 2, 3],
+    ],
+    [
+      [2, 3, 4, 20],
+      [1, 0, 1, 3],
+      [1, 3, 2, 17],
+    ],
+    [
+      [2, 3, 4, 5, 6],
+      [0, 1, 0, 2, 1],
+      [2, 2, 4, 3, 5],
+    ],
+    [
+      [2, 2, 3, 2, 3, 4],
+      [1, 0, 1, 0, 1, 0],
+      [1, 2, 2, 2, 2, 4],
+    ],
+    [
+      [5, 0, 3],
+      [1, 0, 0],
+      [2, 0, 3],
+    ],
+  ])('slice of %j at %j size %j is exact for float32, int32 and bool', async (shape, begin, size) => {
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      const run = () => {
+        const base = seededTensor(shape, 5);
+        const x = dtype === 'bool' ? tf.greater(base, 0) : tf.cast(tf.mul(base, 100), dtype);
+        return tf.cast(tf.slice(x, begin, size), 'float32');
+      };
+      const cpu = await valuesOn('cpu', run);
+      const wasm = await valuesOn('wasm', run);
+      expect(Array.from(wasm[0]!), dtype).toEqual(Array.from(cpu[0]!));
+    }
+  });
+
+  it.each([
+    [[9], [0]],
+    [
+      [3, 3, 4, 5],
+      [0, 1],
+    ],
+    [
+      [3, 3, 4, 5],
+      [1, 0],
+    ],
+    [[3, 3, 4, 5], [0]],
+    [[3, 3, 4, 5], [2]],
+    [
+      [3, 3, 4, 5],
+      [0, 2],
+    ],
+    [[2, 3], [-1]],
+  ])('reverse of %j along %j is exact', async (shape, dims) => {
+    const run = () => tf.reverse(seededTensor(shape, 6), dims);
+    const cpu = await valuesOn('cpu', run);
+    const wasm = await valuesOn('wasm', run);
+    expect(Array.from(wasm[0]!)).toEqual(Array.from(cpu[0]!));
+  });
+});
+
+describe('wasm heap kernels: Sum and Mean over leading axes', () => {
+  it.each([
+    [[6, 5, 4, 3], [0, 1, 2], false],
+    [[6, 5, 4, 3], [2, 0, 1], true],
+    [[6, 5], [0], false],
+    [[6, 5, 4], [1], false],
+    [[6, 5, 4], [-1], true],
+    [[6, 5, 4], [0, 1, 2], false],
+  ])('over %j along %j (keepDims %j) equal the cpu backend', async (shape, axis, keepDims) => {
+    const run = () => {
+      const x = seededTensor(shape, 12);
+      const sum = tf.sum(x, axis, keepDims);
+      return [sum, tf.mean(x, axis, keepDims), tf.tensor1d(sum.shape)];
+    };
+    const cpu = await valuesOn('cpu', run);
+    const wasm = await valuesOn('wasm', run);
+    expect(relError(wasm[0]!, cpu[0]!)).toBeLessThan(1e-6);
+    expect(relError(wasm[1]!, cpu[1]!)).toBeLessThan(1e-6);
+    expect(Array.from(wasm[2]!)).toEqual(Array.from(cpu[2]!));
+  });
+});
+
+describe('wasm heap kernels: Equal with broadcasting', () => {
+  it.each([
+    [
+      [2, 3, 4, 5],
+      [2, 3, 4, 1],
+    ],
+    [
+      [2, 3, 4, 5],
+      [2, 1, 1, 5],
+    ],
+    [
+      [2, 3, 4, 5],
+      [2, 3, 4, 5],
+    ],
+    [[4, 5], [5]],
+    [
+      [1, 5],
+      [4, 1],
+    ],
+    [[3], []],
+  ])('equal(%j, %j) matches the cpu backend for float32 and int32', async (sa, sb) => {
+    for (const dtype of ['float32', 'int32'] as const) {
+      const run = () => {
+        // Few distinct values so that many pairs are equal.
+        const a = tf.cast(tf.round(tf.mul(seededTensor(sa, 13), 2)), dtype);
+        const b = tf.cast(tf.round(tf.mul(seededTensor(sb, 14), 2)), dtype);
+        const eq = tf.equal(a, b);
+        return [tf.cast(eq, 'float32'), tf.tensor1d(eq.shape)];
+      };
+      const cpu = await valuesOn('cpu', run);
+      const wasm = await valuesOn('wasm', run);
+      expect(Array.from(wasm[0]!), dtype).toEqual(Array.from(cpu[0]!));
+      expect(Array.from(wasm[1]!)).toEqual(Array.from(cpu[1]!));
+    }
+  });
+});
+
+describe('wasm training kernels: Tile and UnsortedSegmentSum', () => {
+  it.each([
+    [
+      [1, 1, 1, 6],
+      [2, 3, 4, 1],
+    ],
+    [
+      [2, 3],
+      [3, 2],
+    ],
+    [[3], [4]],
+    [
+      [2, 1, 3],
+      [1, 5, 1],
+    ],
+    [
+      [4, 5],
+      [1, 1],
+    ],
+  ])('tile %j by %j is exact', async (shape, reps) => {
+    const run = () => tf.tile(seededTensor(shape, 7), reps);
+    const cpu = await valuesOn('cpu', run);
+    const wasm = await valuesOn('wasm', run);
+    expect(Array.from(wasm[0]!)).toEqual(Array.from(cpu[0]!));
+  });
+
+  it('gather gradient (UnsortedSegmentSum) equals the cpu backend', async () => {
+    const run = () => {
+      const table = seededTensor([5, 3], 8);
+      const r = seededTensor([4, 2, 3], 9);
+      const ids = tf.tensor2d([0, 4, 4, 1, 0, 0, 2, 4], [4, 2], 'int32');
+      return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, ids), r)))(table);
+    };
+    const cpu = await valuesOn('cpu', run);
+    const wasm = await valuesOn('wasm', run);
+    expect(relError(wasm[0]!, cpu[0]!)).toBeLessThan(1e-6);
+  });
+});
+
+describe('wasm training kernels: a training step', () => {
+  it('gives the gradients of the cpu backend for a small ResNet with BatchNorm and a spatial gate', async () => {
+    await tf.setBackend('cpu');
+    const model = tinyResNet([12, 12, 2]);
+    const step = () => {
+      const x = seededTensor([4, 12, 12, 2], 11);
+      const labels = tf.oneHot(tf.tensor1d([0, 1, 2, 1], 'int32'), 3);
+      return trainingGradients(model, x, labels);
+    };
+    const cpu = await valuesOn('cpu', step);
+    const wasm = await valuesOn('wasm', step);
+    expect(wasm.length).toBe(model.trainableWeights.length + 1);
+    for (let i = 0; i < cpu.length; i++) {
+      expect(relError(wasm[i]!, cpu[i]!), model.trainableWeights[i - 1]?.name ?? 'loss').toBeLessThan(1e-5);
+    }
+    model.dispose();
+  });
+
+  it('leaks neither engine tensors nor wasm buffers', async () => {
+    await tf.setBackend('wasm');
+    const x = seededTensor([2, 8, 8, 3], 1) as tf.Tensor4D;
+    const w = seededTensor([3, 3, 3, 4], 2) as tf.Tensor4D;
+    const backend = tf.backend() as tf.KernelBackend & { numDataIds(): number };
+    const grads = () =>
+      tf.tidy(() =>
+        tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')),
+        )([x, w]),
+      );
+    tf.dispose(grads());
+    const tensors = tf.memory().numTensors;
+    const buffers = backend.numDataIds();
+    for (let i = 0; i < 3; i++) tf.dispose(grads());
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(backend.numDataIds()).toBe(buffers);
+    tf.dispose([x, w]);
+  });
+});
+
+describe('registerWasmTrainingKernels', () => {
+  it('registers the missing kernels and restores working originals when unregistered', async () => {
+    const original = tf.getKernel('Conv2DBackpropInput', 'wasm');
+    unregisterWasmTrainingKernels();
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined();
+    const stock = tf.getKernel('Conv2DBackpropInput', 'wasm');
+    expect(stock).toBeDefined();
+    expect(stock).not.toBe(original);
+    // The restored C++ kernels are bound (their setup ran although the backend initialised earlier).
+    const run = () => [
+      tf.conv2dTranspose(
+        seededTensor([1, 4, 4, 3], 1) as tf.Tensor4D,
+        seededTensor([3, 3, 2, 3], 2) as tf.Tensor4D,
+        [1, 8, 8, 2],
+        2,
+        'same',
+      ),
+      tf.reverse(seededTensor([3, 4], 3), 1),
+    ];
+    const cpu = await valuesOn('cpu', run);
+    const wasm = await valuesOn('wasm', run);
+    for (let i = 0; i < cpu.length; i++) expect(relError(wasm[i]!, cpu[i]!)).toBeLessThan(1e-6);
+    const names = registerWasmTrainingKernels();
+    expect(names).toEqual(
+      expect.arrayContaining(['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropInput']),
+    );
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
+    expect(WASM_TRAINING_KERNEL_DEFAULTS.filterGradMethod).toBe('perTap');
+  });
+});

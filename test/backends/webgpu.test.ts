@@ -1,0 +1,110 @@
+// Runs on any WebGPU adapter, including Mesa's lavapipe (CPU Vulkan) in CI; skipped without one.
+// Shapes are tiny: lavapipe compiles every shader on the CPU.
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  countWebGPUCalls,
+  probeWebGPU,
+  registerWebGPUTrainingKernels,
+  setupWebGPU,
+  unregisterWebGPUTrainingKernels,
+} from '../../src/backends/webgpu';
+import { relError, seededTensor, tinyResNet, trainingGradients, valuesOn } from './helpers';
+
+const adapter = await probeWebGPU();
+// GPU float32 (and lavapipe's reassociated sums) differ from the cpu backend in the last bits.
+const TOLERANCE = 1e-4;
+
+type ConvCase = [x: number[], w: number[], strides: number, pad: 'same' | 'valid'];
+const CASES: ConvCase[] = [
+  [[2, 7, 7, 3], [3, 3, 3, 4], 1, 'same'],
+  [[2, 8, 8, 3], [3, 3, 3, 4], 2, 'same'],
+  [[2, 6, 6, 4], [1, 1, 4, 8], 2, 'same'],
+  [[2, 8, 9, 3], [3, 2, 3, 5], 2, 'valid'],
+];
+
+function convGrads([xs, ws, strides, pad]: ConvCase): () => tf.Tensor[] {
+  return () => {
+    const x = seededTensor(xs, 1) as tf.Tensor4D;
+    const w = seededTensor(ws, 2) as tf.Tensor4D;
+    const r = seededTensor(tf.conv2d(x, w, strides, pad).shape, 3);
+    return tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad), r)),
+    )([x, w]);
+  };
+}
+
+describe.skipIf(adapter == null)('webgpu backend (on the available adapter)', () => {
+  beforeAll(async () => {
+    const { trainingKernels } = await setupWebGPU();
+    expect(trainingKernels).toEqual(['Conv2DBackpropFilter']);
+  });
+
+  afterAll(async () => {
+    unregisterWebGPUTrainingKernels();
+    await tf.setBackend('cpu');
+  });
+
+  it.each(CASES)(
+    'Conv2D gradients for x %j, filter %j, strides %j, pad %j equal the cpu backend',
+    async (...c) => {
+      const cpu = await valuesOn('cpu', convGrads(c));
+      const gpu = await valuesOn('webgpu', convGrads(c));
+      expect(relError(gpu[0]!, cpu[0]!), 'dx').toBeLessThan(TOLERANCE);
+      expect(relError(gpu[1]!, cpu[1]!), 'dw').toBeLessThan(TOLERANCE);
+    },
+  );
+
+  it('the optional stride-phase Conv2DBackpropInput agrees too', async () => {
+    registerWebGPUTrainingKernels({ replaceConv2DBackpropInput: true });
+    try {
+      for (const c of [CASES[1]!, CASES[2]!]) {
+        const cpu = await valuesOn('cpu', convGrads(c));
+        const gpu = await valuesOn('webgpu', convGrads(c));
+        expect(relError(gpu[0]!, cpu[0]!)).toBeLessThan(TOLERANCE);
+      }
+    } finally {
+      registerWebGPUTrainingKernels();
+    }
+  });
+
+  it('gives the training gradients of the cpu backend for a small ResNet, without leaks', async () => {
+    await tf.setBackend('cpu');
+    const model = tinyResNet([8, 8, 1], 4, 3);
+    const step = () =>
+      trainingGradients(model, seededTensor([2, 8, 8, 1], 11), tf.oneHot(tf.tensor1d([0, 2], 'int32'), 3));
+    const cpu = await valuesOn('cpu', step);
+    const gpu = await valuesOn('webgpu', step);
+    for (let i = 0; i < cpu.length; i++) {
+      expect(relError(gpu[i]!, cpu[i]!), model.trainableWeights[i - 1]?.name ?? 'loss').toBeLessThan(
+        TOLERANCE,
+      );
+    }
+    const before = tf.memory().numTensors;
+    await valuesOn('webgpu', step);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+
+  it('counts dispatches and submits, and unhooks on stop()', async () => {
+    await tf.setBackend('webgpu');
+    const a = seededTensor([64, 64], 1);
+    const counter = countWebGPUCalls();
+    const y = tf.relu(tf.add(a, a));
+    await y.data();
+    const counts = counter.stop();
+    expect(counts.dispatches).toBeGreaterThanOrEqual(2);
+    expect(counts.submits).toBeGreaterThanOrEqual(1);
+    expect(counts.readbacks).toBeGreaterThanOrEqual(1);
+    await tf.relu(a).data();
+    expect(counter.counts.dispatches).toBe(counts.dispatches);
+    tf.dispose([a, y]);
+  });
+});
+
+describe('webgpu setup errors', () => {
+  it('refuses a software adapter when asked to', async () => {
+    if (adapter == null || !adapter.software) return;
+    await expect(setupWebGPU({ allowSoftwareAdapter: false })).rejects.toThrow(/only a software adapter/);
+  });
+});
