@@ -1,15 +1,18 @@
 /**
- * Augmentation and test-time crops on tensors, so they run on any tfjs backend (cpu, wasm, webgl,
- * webgpu) and batch-wise: one `cropAndResize` crops and mirrors a whole batch at once.
+ * Augmentation and test-time crops on image tensors, built from ops every tfjs backend has
+ * (`image.transform`, `slice`, `reverse`, `where`, arithmetic), so they run on cpu, wasm, webgl and
+ * webgpu alike, a whole batch per op. Randomness comes from a seeded {@link Random}, never from tfjs,
+ * so results are a pure function of the seed. Browser-safe.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNumberInRange, checkPositiveInteger, expected } from '../errors';
-import type { Random } from './random';
+import { Random } from './random';
+import type { Normalization } from './stats';
 
 /** Options of the training augmentation ({@link augmentBatch}). @category Data */
 export interface AugmentOptions {
-  /** Random crops of `cropSize` (centre crop when false). Defaults to `true`. */
+  /** Random crops of the crop size (centre crop when false). Defaults to `true`. */
   crop?: boolean;
   /** Mirror half of the images left-right. Defaults to `true`. */
   flip?: boolean;
@@ -17,22 +20,44 @@ export interface AugmentOptions {
   rotation?: number;
   /** Largest relative zoom (uniform in `[1 - scale, 1 + scale]`). Defaults to `0` (off). */
   scale?: number;
-  /** Largest relative brightness change (uniform in `[1 - brightness, 1 + brightness]`). Defaults to `0` (off). */
+  /** Largest relative brightness change (factor uniform in `[1 - brightness, 1 + brightness]`). Defaults to `0` (off). */
   brightness?: number;
+  /** Largest relative contrast change around each image's mean (factor in `[1 - contrast, 1 + contrast]`). Defaults to `0` (off). */
+  contrast?: number;
 }
 
-/** Defaults of {@link AugmentOptions}: the paper's recipe (random 44x44 crops and flips). @category Data */
+/**
+ * Defaults of {@link AugmentOptions}, and what `augment: true` means: the paper's recipe, random
+ * crops (44 from 48) and horizontal flips. Rotation, zoom, brightness and contrast are opt-in.
+ * @category Data
+ */
 export const AUGMENT_DEFAULTS: Readonly<Required<AugmentOptions>> = Object.freeze({
   crop: true,
   flip: true,
   rotation: 0,
   scale: 0,
   brightness: 0,
+  contrast: 0,
 });
 
+/** A random source: a {@link Random} (advanced as it is used) or a seed. @category Data */
+export type RandomSource = Random | number;
+
+function toRandom(source: RandomSource | undefined): Random {
+  return source instanceof Random ? source : new Random(source ?? 0);
+}
+
 function checkBatch(x: tf.Tensor, size: number, where: string): [number, number, number, number] {
-  if (x.rank !== 4)
-    throw new RangeError(expected(where, 'x', 'a 4D tensor [batch, height, width, channels]', x.shape));
+  if (!(x instanceof tf.Tensor) || x.rank !== 4) {
+    throw new RangeError(
+      expected(
+        where,
+        'x',
+        'a 4D tensor [batch, height, width, channels]',
+        x instanceof tf.Tensor ? x.shape : typeof x,
+      ),
+    );
+  }
   checkPositiveInteger(size, 'size', where);
   const [n, h, w, c] = x.shape as [number, number, number, number];
   if (size > h || size > w)
@@ -40,38 +65,316 @@ function checkBatch(x: tf.Tensor, size: number, where: string): [number, number,
   return [n, h, w, c];
 }
 
-/** Normalised `cropAndResize` box of the `size`-pixel crop at (oy, ox); mirrored when `flip`. */
-function box(oy: number, ox: number, size: number, h: number, w: number, flip: boolean): number[] {
-  const y1 = h > 1 ? oy / (h - 1) : 0;
-  const y2 = h > 1 ? (oy + size - 1) / (h - 1) : 0;
-  const xa = w > 1 ? ox / (w - 1) : 0;
-  const xb = w > 1 ? (ox + size - 1) / (w - 1) : 0;
-  return flip ? [y1, xb, y2, xa] : [y1, xa, y2, xb];
+/** Checks and fills in augmentation options. @internal */
+export function resolveAugmentOptions(options: AugmentOptions, where: string): Required<AugmentOptions> {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(expected(where, 'augment', 'a boolean or an AugmentOptions object', options));
+  }
+  const o = { ...AUGMENT_DEFAULTS, ...options };
+  if (typeof o.crop !== 'boolean') throw new TypeError(expected(where, 'crop', 'a boolean', o.crop));
+  if (typeof o.flip !== 'boolean') throw new TypeError(expected(where, 'flip', 'a boolean', o.flip));
+  checkNumberInRange(o.rotation, 'rotation', where, 0, 180);
+  checkNumberInRange(o.scale, 'scale', where, 0, 0.9);
+  checkNumberInRange(o.brightness, 'brightness', where, 0, 1);
+  checkNumberInRange(o.contrast, 'contrast', where, 0, 1);
+  return o;
+}
+
+/** Per-image parameters of one geometric augmentation ({@link transformCrops}). @category Data */
+export interface CropParams {
+  /** Row of the crop's top-left corner in the input, in pixels. */
+  offsetY: number;
+  /** Column of the crop's top-left corner in the input, in pixels. */
+  offsetX: number;
+  /** Mirror left-right. Defaults to `false`. */
+  flip?: boolean;
+  /** Rotation about the crop centre in degrees. Defaults to `0`. */
+  rotation?: number;
+  /** Zoom about the crop centre (> 1 zooms in). Defaults to `1`. */
+  zoom?: number;
 }
 
 /**
- * Crops (and optionally mirrors) every image of a batch at its own offset, in one op.
+ * The 8 numbers of `tf.image.transform` that map an output pixel of the `size` x `size` crop to its
+ * input position. @internal
+ */
+export function cropTransform(p: CropParams, size: number): number[] {
+  const c = (size - 1) / 2;
+  const f = p.flip ? -1 : 1;
+  const theta = ((p.rotation ?? 0) * Math.PI) / 180;
+  const zoom = p.zoom ?? 1;
+  const cos = Math.cos(theta) / zoom;
+  const sin = Math.sin(theta) / zoom;
+  const a0 = f * cos;
+  const a1 = sin;
+  const b0 = -f * sin;
+  const b1 = cos;
+  const cx = p.offsetX + c;
+  const cy = p.offsetY + c;
+  return [a0, a1, cx - a0 * c - a1 * c, b0, b1, cy - b0 * c - b1 * c, 0, 0];
+}
+
+/**
+ * Crops every image of a batch with its own offset, mirror, rotation and zoom (edges extended by their
+ * nearest pixel, bilinear sampling). Integer offsets without rotation or zoom take the exact
+ * {@link cropBatch} path (one `cropAndResize`); otherwise each image goes through its own
+ * `tf.image.transform`, because the cpu backend's Transform kernel (tfjs 4.22) fills every image after
+ * the first with the fill value.
+ * @param x Images `[batch, height, width, channels]`.
+ * @param size Output side.
+ * @param params One {@link CropParams} per image.
+ * @returns `[batch, size, size, channels]`.
+ * @example
+ * ```ts
+ * const y = transformCrops(x, 44, [{ offsetY: 2, offsetX: 1, flip: true, rotation: 5 }]);
+ * ```
+ * @throws RangeError if `params` has the wrong length or `size` exceeds the image.
+ * @category Data
+ */
+export function transformCrops(x: tf.Tensor4D, size: number, params: readonly CropParams[]): tf.Tensor4D {
+  const where = 'transformCrops';
+  const [n, h, w, c] = checkBatch(x, size, where);
+  if (!Array.isArray(params) || params.length !== n) {
+    throw new RangeError(expected(where, 'params', `${n} entries (one per image)`, params?.length));
+  }
+  const exact = params.every(
+    (p) => !p.rotation && (p.zoom ?? 1) === 1 && Number.isInteger(p.offsetX) && Number.isInteger(p.offsetY),
+  );
+  if (exact) return exactCrops(x, size, params);
+  return tf.tidy(() => {
+    const out: tf.Tensor4D[] = [];
+    for (let i = 0; i < n; i++) {
+      const image = tf.slice(x, [i, 0, 0, 0], [1, h, w, c]);
+      const matrix = tf.tensor2d([cropTransform(params[i]!, size)], [1, 8]);
+      out.push(tf.image.transform(image, matrix, 'bilinear', 'nearest', 0, [size, size]));
+    }
+    return n === 1 ? out[0]! : tf.concat(out, 0);
+  });
+}
+
+/** Integer crops and mirrors of a batch in one nearest-neighbour `cropAndResize` (exact copies). */
+function exactCrops(x: tf.Tensor4D, size: number, params: readonly CropParams[]): tf.Tensor4D {
+  const [n, h, w] = x.shape;
+  const boxes: number[] = [];
+  for (const p of params) {
+    if (p.offsetY < 0 || p.offsetX < 0 || p.offsetY + size > h || p.offsetX + size > w) {
+      throw new RangeError(
+        expected('cropBatch', 'offsets', `crops inside the ${h}x${w} image`, [p.offsetY, p.offsetX]),
+      );
+    }
+    const y1 = h > 1 ? p.offsetY / (h - 1) : 0;
+    const y2 = h > 1 ? (p.offsetY + size - 1) / (h - 1) : 0;
+    const xa = w > 1 ? p.offsetX / (w - 1) : 0;
+    const xb = w > 1 ? (p.offsetX + size - 1) / (w - 1) : 0;
+    // A box whose x1 > x2 samples the crop mirrored.
+    boxes.push(y1, p.flip ? xb : xa, y2, p.flip ? xa : xb);
+  }
+  return tf.tidy(() =>
+    tf.image.cropAndResize(
+      x,
+      tf.tensor2d(boxes, [n, 4]),
+      tf.range(0, n, 1, 'int32') as tf.Tensor1D,
+      [size, size],
+      'nearest',
+    ),
+  );
+}
+
+/**
+ * Crops (and optionally mirrors) every image of a batch at its own offset, in one `cropAndResize`
+ * with nearest-neighbour sampling, so pixels are copied exactly.
+ * @param x Images `[batch, height, width, channels]`.
+ * @param size Crop side.
  * @param offsets `[oy, ox, flip]` per image (pixel offsets of the crop's top-left corner).
  * @example
  * ```ts
  * const crops = cropBatch(x, 44, [[0, 0, false], [4, 4, true]]); // x: [2, 48, 48, 1]
  * ```
+ * @throws RangeError if `offsets` has the wrong length, a crop leaves the image, or `size` exceeds it.
  * @category Data
  */
 export function cropBatch(x: tf.Tensor4D, size: number, offsets: [number, number, boolean][]): tf.Tensor4D {
-  const [n, h, w] = checkBatch(x, size, 'cropBatch');
+  const [n] = checkBatch(x, size, 'cropBatch');
   if (offsets.length !== n)
     throw new RangeError(expected('cropBatch', 'offsets', `${n} entries`, offsets.length));
-  const boxes = offsets.map(([oy, ox, flip]) => box(oy, ox, size, h, w, flip));
-  return tf.tidy(() =>
-    tf.image.cropAndResize(x, tf.tensor2d(boxes, [n, 4]), tf.range(0, n, 1, 'int32') as tf.Tensor1D, [
-      size,
-      size,
-    ]),
+  return exactCrops(
+    x,
+    size,
+    offsets.map(([offsetY, offsetX, flip]) => ({ offsetY, offsetX, flip })),
   );
 }
 
-/** Centre crop of every image (`floor((h - size) / 2)` from the top and left). @category Data */
+/**
+ * Random crops of side `size`, one uniformly drawn integer position per image; pixels are copied
+ * exactly.
+ * @param x Images `[batch, height, width, channels]`.
+ * @param size Crop side (e.g. 44 from 48).
+ * @param rng A {@link Random} or a seed. Defaults to seed `0`.
+ * @example
+ * ```ts
+ * const crops = randomCrop(images, 44, new Random(1));
+ * ```
+ * @throws RangeError if `size` exceeds the image.
+ * @category Data
+ */
+export function randomCrop(x: tf.Tensor4D, size: number, rng?: RandomSource): tf.Tensor4D {
+  const [n, h, w] = checkBatch(x, size, 'randomCrop');
+  const r = toRandom(rng);
+  const offsets: [number, number, boolean][] = [];
+  for (let i = 0; i < n; i++) offsets.push([r.int(h - size + 1), r.int(w - size + 1), false]);
+  return cropBatch(x, size, offsets);
+}
+
+/**
+ * Mirrors each image left-right with probability `p`.
+ * @param x Images `[batch, height, width, channels]`.
+ * @param rng A {@link Random} or a seed. Defaults to seed `0`.
+ * @param p Probability of a flip. Defaults to `0.5`.
+ * @example
+ * ```ts
+ * const y = randomFlip(images, new Random(1));
+ * ```
+ * @category Data
+ */
+export function randomFlip(x: tf.Tensor4D, rng?: RandomSource, p = 0.5): tf.Tensor4D {
+  const [n] = checkBatch(x, 1, 'randomFlip');
+  checkNumberInRange(p, 'p', 'randomFlip', 0, 1);
+  const r = toRandom(rng);
+  const flags = Array.from({ length: n }, () => r.bool(p));
+  return tf.tidy(
+    () => tf.where(tf.tensor4d(flags, [n, 1, 1, 1], 'bool'), tf.reverse(x, 2), x) as tf.Tensor4D,
+  );
+}
+
+/**
+ * Random rotation and zoom about the image centre (`tf.image.transform`, bilinear, edges extended).
+ * @param x Images `[batch, height, width, channels]`.
+ * @param rng The random source.
+ * @param rotation Largest angle in degrees.
+ * @param scale Largest relative zoom.
+ * @example
+ * ```ts
+ * const y = randomAffine(images, new Random(1), 10, 0.1);
+ * ```
+ * @category Data
+ */
+export function randomAffine(
+  x: tf.Tensor4D,
+  rng: RandomSource,
+  rotation: number,
+  scale: number,
+): tf.Tensor4D {
+  const [n, h, w] = checkBatch(x, 1, 'randomAffine');
+  checkNumberInRange(rotation, 'rotation', 'randomAffine', 0, 180);
+  checkNumberInRange(scale, 'scale', 'randomAffine', 0, 0.9);
+  if (h !== w) throw new RangeError(expected('randomAffine', 'x', 'square images', x.shape));
+  const r = toRandom(rng);
+  const params: CropParams[] = [];
+  for (let i = 0; i < n; i++) {
+    params.push({
+      offsetY: 0,
+      offsetX: 0,
+      rotation: r.float(-rotation, rotation),
+      zoom: 1 + r.float(-scale, scale),
+    });
+  }
+  return transformCrops(x, h, params);
+}
+
+/**
+ * Random brightness (each image times a factor in `[1 - brightness, 1 + brightness]`) and contrast
+ * (each image's deviation from its mean times a factor in `[1 - contrast, 1 + contrast]`), on the 0-1
+ * scale, clipped to [0, 1], as torchvision's `ColorJitter`.
+ * @param x Images on the 0-1 scale.
+ * @param brightness Largest relative brightness change.
+ * @param rng A {@link Random} or a seed. Defaults to seed `0`.
+ * @param contrast Largest relative contrast change. Defaults to `0`.
+ * @example
+ * ```ts
+ * const y = randomBrightness(images, 0.2, new Random(1));
+ * ```
+ * @category Data
+ */
+export function randomBrightness(
+  x: tf.Tensor4D,
+  brightness: number,
+  rng?: RandomSource,
+  contrast = 0,
+): tf.Tensor4D {
+  const [n] = checkBatch(x, 1, 'randomBrightness');
+  checkNumberInRange(brightness, 'brightness', 'randomBrightness', 0, 1);
+  checkNumberInRange(contrast, 'contrast', 'randomBrightness', 0, 1);
+  const r = toRandom(rng);
+  return tf.tidy(() => {
+    let y: tf.Tensor4D = x;
+    if (brightness > 0) {
+      const factors = Array.from({ length: n }, () => 1 + r.float(-brightness, brightness));
+      y = tf.mul(y, tf.tensor4d(factors, [n, 1, 1, 1]));
+    }
+    if (contrast > 0) {
+      const factors = Array.from({ length: n }, () => 1 + r.float(-contrast, contrast));
+      const mean = tf.mean(y, [1, 2, 3], true);
+      y = tf.add(tf.mul(tf.sub(y, mean), tf.tensor4d(factors, [n, 1, 1, 1])), mean);
+    }
+    return tf.clipByValue(y, 0, 1);
+  });
+}
+
+/**
+ * The training augmentation for a batch of 0-1 images: a random crop of `size` (or the centre crop)
+ * combined with the optional mirror, rotation and zoom in one transform, then the optional
+ * brightness and contrast. Deterministic given `rng`'s state. Without rotation and zoom, output
+ * pixels are exact copies of input pixels.
+ * @param x Images `[batch, height, width, channels]` on the 0-1 scale.
+ * @param size Output side.
+ * @param rng A {@link Random} or a seed.
+ * @param options See {@link AugmentOptions}. Defaults to {@link AUGMENT_DEFAULTS}.
+ * @example
+ * ```ts
+ * const rng = new Random(42);
+ * const out = augmentBatch(x, 44, rng, { rotation: 10 }); // x: [b, 48, 48, 1] in [0, 1]
+ * ```
+ * @throws RangeError if `size` exceeds the image or an option is out of range.
+ * @category Data
+ */
+export function augmentBatch(
+  x: tf.Tensor4D,
+  size: number,
+  rng: RandomSource,
+  options: AugmentOptions = {},
+): tf.Tensor4D {
+  const where = 'augmentBatch';
+  const o = resolveAugmentOptions(options, where);
+  const [n, h, w] = checkBatch(x, size, where);
+  const r = toRandom(rng);
+  const params: CropParams[] = [];
+  for (let i = 0; i < n; i++) {
+    params.push({
+      offsetY: o.crop ? r.int(h - size + 1) : (h - size) >> 1,
+      offsetX: o.crop ? r.int(w - size + 1) : (w - size) >> 1,
+      flip: o.flip ? r.bool() : false,
+      rotation: o.rotation > 0 ? r.float(-o.rotation, o.rotation) : 0,
+      zoom: o.scale > 0 ? 1 + r.float(-o.scale, o.scale) : 1,
+    });
+  }
+  return tf.tidy(() => {
+    const y = transformCrops(x, size, params);
+    return o.brightness > 0 || o.contrast > 0 ? randomBrightness(y, o.brightness, r, o.contrast) : y;
+  });
+}
+
+/**
+ * Centre crop of every image (`floor((h - size) / 2)` from the top and left).
+ * @param x Images `[batch, height, width, channels]`.
+ * @param size Crop side.
+ * @returns A new tensor (a copy when no cropping is needed); the caller disposes it.
+ * @example
+ * ```ts
+ * const y = centerCrop(images, 44);
+ * ```
+ * @throws RangeError if `size` exceeds the image.
+ * @category Data
+ */
 export function centerCrop(x: tf.Tensor4D, size: number): tf.Tensor4D {
   const [, h, w] = checkBatch(x, size, 'centerCrop');
   if (size === h && size === w) return x.clone();
@@ -91,8 +394,18 @@ function cornerCrops(x: tf.Tensor4D, size: number, where: string): tf.Tensor4D[]
 }
 
 /**
- * The five crops used for test-time averaging: top-left, top-right, bottom-left, bottom-right, centre.
+ * The five crops used for test-time averaging: top-left, top-right, bottom-left, bottom-right, centre
+ * (torchvision's `FiveCrop` order).
+ * @param x Images `[batch, height, width, channels]`.
+ * @param size Crop side.
  * @returns Five `[batch, size, size, channels]` tensors; the caller disposes them.
+ * @example
+ * ```ts
+ * const crops = fiveCrop(faces, 44);
+ * const mean = tf.tidy(() => tf.addN(crops.map((c) => model.predict(c) as tf.Tensor)).div(5));
+ * tf.dispose(crops);
+ * ```
+ * @throws RangeError if `size` exceeds the image.
  * @category Data
  */
 export function fiveCrop(x: tf.Tensor4D, size: number): tf.Tensor4D[] {
@@ -101,7 +414,9 @@ export function fiveCrop(x: tf.Tensor4D, size: number): tf.Tensor4D[] {
 
 /**
  * Ten-crop test-time augmentation (the paper's evaluation): the {@link fiveCrop} crops, then the
- * same five mirrored left-right. Average the model's outputs over the ten.
+ * same five mirrored left-right (torchvision's `TenCrop`). Average the model's outputs over the ten.
+ * @param x Images `[batch, height, width, channels]`.
+ * @param size Crop side.
  * @returns Ten `[batch, size, size, channels]` tensors; the caller disposes them.
  * @example
  * ```ts
@@ -109,6 +424,7 @@ export function fiveCrop(x: tf.Tensor4D, size: number): tf.Tensor4D[] {
  * const mean = tf.tidy(() => tf.addN(crops.map((c) => model.predict(c) as tf.Tensor)).div(10));
  * tf.dispose(crops);
  * ```
+ * @throws RangeError if `size` exceeds the image.
  * @category Data
  */
 export function tenCrop(x: tf.Tensor4D, size: number): tf.Tensor4D[] {
@@ -117,63 +433,27 @@ export function tenCrop(x: tf.Tensor4D, size: number): tf.Tensor4D[] {
 }
 
 /**
- * Random rotation and zoom about the image centre (`tf.image.transform`, bilinear, edges extended).
- * @param rotation Largest angle in degrees. @param scale Largest relative zoom.
- * @category Data
- */
-export function randomAffine(x: tf.Tensor4D, rng: Random, rotation: number, scale: number): tf.Tensor4D {
-  const [n, h, w] = x.shape;
-  const cy = (h - 1) / 2;
-  const cx = (w - 1) / 2;
-  const rows: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const theta = (rng.float(-rotation, rotation) * Math.PI) / 180;
-    const s = 1 + rng.float(-scale, scale);
-    // Output pixel -> input pixel: rotate by -theta and shrink by s about the centre.
-    const a0 = Math.cos(theta) / s;
-    const a1 = Math.sin(theta) / s;
-    const b0 = -Math.sin(theta) / s;
-    const b1 = Math.cos(theta) / s;
-    rows.push(a0, a1, cx - a0 * cx - a1 * cy, b0, b1, cy - b0 * cx - b1 * cy, 0, 0);
-  }
-  return tf.tidy(() => tf.image.transform(x, tf.tensor2d(rows, [n, 8]), 'bilinear', 'nearest'));
-}
-
-/**
- * The training augmentation for a batch of `[0, 1]` images: optional rotation/zoom, random crop of
- * `size` (or centre crop), optional mirror, optional brightness. Deterministic given `rng`'s state.
+ * `(x - mean) / std`, for images already on the 0-1 scale.
+ * @param x Images on the 0-1 scale.
+ * @param stats Mean and standard deviation (see {@link datasetStats}).
  * @example
  * ```ts
- * const rng = new Random(42);
- * const out = augmentBatch(x, 44, rng, { rotation: 10 }); // x: [b, 48, 48, 1] in [0, 1]
+ * const y = normalizeImages(x, datasetStats(train));
  * ```
+ * @throws RangeError if `std` is not a positive number.
  * @category Data
  */
-export function augmentBatch(
-  x: tf.Tensor4D,
-  size: number,
-  rng: Random,
-  options: AugmentOptions = {},
-): tf.Tensor4D {
-  const where = 'augmentBatch';
-  const o = { ...AUGMENT_DEFAULTS, ...options };
-  checkNumberInRange(o.rotation, 'rotation', where, 0, 180);
-  checkNumberInRange(o.scale, 'scale', where, 0, 0.9);
-  checkNumberInRange(o.brightness, 'brightness', where, 0, 1);
-  const [n, h, w] = checkBatch(x, size, where);
-  return tf.tidy(() => {
-    let y = o.rotation > 0 || o.scale > 0 ? randomAffine(x, rng, o.rotation, o.scale) : x;
-    const offsets: [number, number, boolean][] = [];
-    for (let i = 0; i < n; i++) {
-      const oy = o.crop ? rng.int(h - size + 1) : (h - size) >> 1;
-      const ox = o.crop ? rng.int(w - size + 1) : (w - size) >> 1;
-      offsets.push([oy, ox, o.flip ? rng.bool() : false]);
-    }
-    y = cropBatch(y, size, offsets);
-    if (o.brightness > 0) {
-      const factors = Array.from({ length: n }, () => 1 + rng.float(-o.brightness, o.brightness));
-      y = tf.clipByValue(tf.mul(y, tf.tensor4d(factors, [n, 1, 1, 1])), 0, 1) as tf.Tensor4D;
-    }
-    return y;
-  });
+export function normalizeImages<T extends tf.Tensor>(x: T, stats: Normalization): T {
+  checkNormalization('normalizeImages', stats);
+  return tf.tidy(() => tf.div(tf.sub(x, stats.mean), stats.std) as T);
+}
+
+/** Checks a {@link Normalization}. @internal */
+export function checkNormalization(where: string, stats: Normalization): void {
+  if (stats == null || typeof stats.mean !== 'number' || !Number.isFinite(stats.mean)) {
+    throw new TypeError(expected(where, 'normalization.mean', 'a finite number', stats?.mean));
+  }
+  if (typeof stats.std !== 'number' || !Number.isFinite(stats.std) || !(stats.std > 0)) {
+    throw new RangeError(expected(where, 'normalization.std', 'a positive number', stats.std));
+  }
 }

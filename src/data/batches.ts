@@ -6,7 +6,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNonNegativeInteger, checkPositiveInteger, expected } from '../errors';
-import { type AugmentOptions, augmentBatch, centerCrop } from './augment';
+import {
+  type AugmentOptions,
+  augmentBatch,
+  centerCrop,
+  checkNormalization,
+  resolveAugmentOptions,
+} from './augment';
 import type { FaceDataset } from './dataset';
 import { deriveSeed, Random } from './random';
 import { checkIndices, type Normalization } from './stats';
@@ -40,6 +46,11 @@ export interface BatchOptions {
   balanced?: boolean;
   /** Skip the last, smaller batch. Defaults to `false`. */
   dropRemainder?: boolean;
+  /**
+   * Start at this batch of the epoch, without building the ones before it (for resuming mid-epoch;
+   * every batch is a pure function of `(seed, epoch, batch index)`). Defaults to `0`.
+   */
+  startBatch?: number;
 }
 
 /** Defaults of {@link BatchOptions}. @category Data */
@@ -51,6 +62,7 @@ export const BATCH_DEFAULTS = Object.freeze({
   normalization: Object.freeze({ mean: 0, std: 1 }) as Normalization,
   balanced: false,
   dropRemainder: false,
+  startBatch: 0,
 });
 
 /** One batch; the caller disposes `xs` and `ys`. @category Data */
@@ -63,7 +75,18 @@ export interface Batch {
   indices: number[];
 }
 
-/** The order of images for one epoch (shuffled or balanced), before batching. @category Data */
+/**
+ * The order of images for one epoch (shuffled, or drawn class-balanced), before batching; a pure
+ * function of `(seed, epoch)`.
+ * @param dataset The dataset.
+ * @param options The batch options (`seed`, `epoch`, `shuffle`, `indices`, `balanced` are used).
+ * @example
+ * ```ts
+ * const order = epochOrder(ds, { batchSize: 64, seed: 1, epoch: 3 });
+ * ```
+ * @throws RangeError for a bad epoch or index.
+ * @category Data
+ */
 export function epochOrder(dataset: FaceDataset, options: BatchOptions): number[] {
   const where = 'iterateBatches';
   const o = { ...BATCH_DEFAULTS, ...options };
@@ -83,14 +106,31 @@ export function epochOrder(dataset: FaceDataset, options: BatchOptions): number[
   return o.shuffle ? rng.shuffle(selection) : selection;
 }
 
-/** Number of batches {@link iterateBatches} yields for `count` images. @category Data */
+/**
+ * Number of batches {@link iterateBatches} yields for `count` images.
+ * @param count Number of images (the selection's length).
+ * @param batchSize Images per batch.
+ * @param dropRemainder Whether the last, smaller batch is skipped. Defaults to `false`.
+ * @example
+ * ```ts
+ * countBatches(10, 4); // 3
+ * ```
+ * @category Data
+ */
 export function countBatches(count: number, batchSize: number, dropRemainder = false): number {
   return dropRemainder ? Math.floor(count / batchSize) : Math.ceil(count / batchSize);
 }
 
 /**
- * Yields training or evaluation batches from a {@link FaceDataset}, one at a time. Works with a
- * custom loop (`train` uses it) or `model.trainOnBatch`.
+ * Yields training or evaluation batches from a {@link FaceDataset}, one at a time, so memory holds
+ * one batch, never the whole set as floats. `xs` is `[b, crop, crop, 1]` float32, normalised as
+ * `(pixel / 255 - mean) / std` after augmentation; `ys` is one-hot `[b, numClasses]` (or the
+ * dataset's soft labels). The order and the augmentation are a pure function of
+ * `(seed, epoch, batch index)`, so a resumed run reproduces its batches (see `startBatch`). Works
+ * with a custom loop (`train` uses it), `model.trainOnBatch`, or `model.fitDataset` through
+ * {@link toFitDataset}. The caller disposes `xs` and `ys`.
+ * @param dataset The images and labels.
+ * @param options See {@link BatchOptions}.
  * @example
  * ```ts
  * for (const { xs, ys } of iterateBatches(ds, { batchSize: 128, epoch, cropSize: 44, augment: true, normalization })) {
@@ -98,28 +138,39 @@ export function countBatches(count: number, batchSize: number, dropRemainder = f
  *   tf.dispose([xs, ys]);
  * }
  * ```
- * @throws RangeError for a bad batch size, crop size, epoch or index.
+ * @throws RangeError for a bad batch size, crop size, epoch, index or normalization.
  * @category Data
  */
 export function* iterateBatches(dataset: FaceDataset, options: BatchOptions): Generator<Batch> {
   const where = 'iterateBatches';
   const o = { ...BATCH_DEFAULTS, ...options };
   checkPositiveInteger(o.batchSize, 'batchSize', where);
+  checkNonNegativeInteger(o.startBatch, 'startBatch', where);
   const h = dataset.height;
   const w = dataset.width;
   const crop = o.cropSize ?? Math.min(h, w);
   checkPositiveInteger(crop, 'cropSize', where);
   if (crop > h || crop > w)
     throw new RangeError(expected(where, 'cropSize', `at most the image size ${h}x${w}`, crop));
+  checkNormalization(where, o.normalization);
   const { mean, std } = o.normalization;
-  if (!(std > 0)) throw new RangeError(expected(where, 'normalization.std', 'a positive number', std));
+  const augment: Required<AugmentOptions> | null =
+    o.augment === false ? null : resolveAugmentOptions(o.augment === true ? {} : o.augment, where);
   const order = epochOrder(dataset, o);
   const numClasses = dataset.classNames.length;
-  const augment: AugmentOptions | null = o.augment === true ? {} : o.augment === false ? null : o.augment;
-  const rng = new Random(deriveSeed(o.seed, o.epoch, 2));
+  if (dataset.softLabels && dataset.softLabels.length !== dataset.count * numClasses) {
+    throw new RangeError(
+      expected(
+        where,
+        'dataset.softLabels',
+        `${dataset.count * numClasses} values (count x classes)`,
+        dataset.softLabels.length,
+      ),
+    );
+  }
   const pixels = h * w;
   const batches = countBatches(order.length, o.batchSize, o.dropRemainder);
-  for (let b = 0; b < batches; b++) {
+  for (let b = o.startBatch; b < batches; b++) {
     const indices = order.slice(b * o.batchSize, (b + 1) * o.batchSize);
     const n = indices.length;
     const raw = new Float32Array(n * pixels);
@@ -131,13 +182,76 @@ export function* iterateBatches(dataset: FaceDataset, options: BatchOptions): Ge
       for (let p = 0; p < pixels; p++) raw[dst + p] = src[p]! / 255;
       if (dataset.softLabels)
         labels.set(dataset.softLabels.subarray(i * numClasses, (i + 1) * numClasses), k * numClasses);
-      else labels[k * numClasses + dataset.labels[i]!] = 1;
+      else {
+        const label = dataset.labels[i]!;
+        if (label >= numClasses) {
+          throw new RangeError(
+            expected(where, `dataset.labels[${i}]`, `a class index below ${numClasses}`, label),
+          );
+        }
+        labels[k * numClasses + label] = 1;
+      }
     }
     const xs = tf.tidy(() => {
       const images = tf.tensor4d(raw, [n, h, w, 1]);
-      const cropped = augment ? augmentBatch(images, crop, rng, augment) : centerCrop(images, crop);
+      const cropped = augment
+        ? augmentBatch(images, crop, new Random(deriveSeed(o.seed, o.epoch, 2, b)), augment)
+        : centerCrop(images, crop);
       return tf.div(tf.sub(cropped, mean), std) as tf.Tensor4D;
     });
     yield { xs, ys: tf.tensor2d(labels, [n, numClasses]), indices };
   }
+}
+
+/**
+ * The duck-typed dataset `model.fitDataset` expects (tfjs-data's `Dataset` shape), without needing
+ * `@tensorflow/tfjs-data`. @category Data
+ */
+export interface FitDataset {
+  /** Batches per epoch (fitDataset reads it as steps per epoch). */
+  size: number;
+  /** A fresh iterator over one epoch; each call moves to the next epoch. */
+  iterator(): Promise<{ next(): Promise<IteratorResult<{ xs: tf.Tensor4D; ys: tf.Tensor2D }>> }>;
+}
+
+/**
+ * Adapts {@link iterateBatches} for `model.fitDataset`: each epoch's iterator yields that epoch's
+ * batches, starting at `options.epoch` (an iterator that is never read, like the one fitDataset makes
+ * before training, does not use up an epoch). fitDataset disposes the batches it consumes.
+ * @param dataset The images and labels.
+ * @param options See {@link BatchOptions}; `epoch` is the first epoch.
+ * @example
+ * ```ts
+ * await model.fitDataset(toFitDataset(train, { batchSize: 64, cropSize: 44, augment: true }) as any, { epochs: 5 });
+ * ```
+ * @category Data
+ */
+export function toFitDataset(dataset: FaceDataset, options: BatchOptions): FitDataset {
+  let epoch = options.epoch ?? BATCH_DEFAULTS.epoch;
+  // fitDataset asks for one iterator before training and then one per epoch; an iterator that was
+  // never read does not use up its epoch.
+  let lastConsumed = false;
+  let first = true;
+  // Balanced sampling draws as many images as the selection holds, so the count is the same.
+  const selected = options.indices ? options.indices.length : dataset.count;
+  return {
+    size: countBatches(selected, options.batchSize, options.dropRemainder ?? false),
+    iterator: async () => {
+      if (!first && lastConsumed) epoch++;
+      first = false;
+      lastConsumed = false;
+      const thisEpoch = epoch;
+      let it: Generator<Batch> | null = null;
+      return {
+        next: async () => {
+          lastConsumed = true;
+          it ??= iterateBatches(dataset, { ...options, epoch: thisEpoch });
+          const r = it.next();
+          return r.done
+            ? { done: true, value: undefined }
+            : { done: false, value: { xs: r.value.xs, ys: r.value.ys } };
+        },
+      };
+    },
+  };
 }

@@ -29,4 +29,12 @@ export interface FaceDataset {
 }
 
 /** The seven FER2013 classes, in label order. @category Data */
-export const FER2013_CLASSES: readonly string[] = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'];
+export const FER2013_CLASSES: readonly string[] = [
+  'angry',
+  'disgust',
+  'fear',
+  'happy',
+  'sad',
+  'surprise',
+  'neutral',
+];

@@ -1,0 +1,150 @@
+/**
+ * Image decoding for the folder loaders and for prediction on image files: any format sharp reads,
+ * any size or colour, to a square 8-bit grayscale image. Node-only: `sharp` and `node:fs` are
+ * imported lazily inside the functions, so a browser bundle of the library does not pull them in.
+ * @module
+ */
+
+import { expected } from '../errors';
+import { DataFormatError } from './data_error';
+
+/** File extensions the folder loaders read (lower case, with the dot). @category Data */
+export const IMAGE_EXTENSIONS: readonly string[] = [
+  '.png',
+  '.jpg',
+  '.jpeg',
+  '.bmp',
+  '.gif',
+  '.webp',
+  '.tif',
+  '.tiff',
+];
+
+/** Options of {@link loadGrayImage}. @category Data */
+export interface LoadGrayImageOptions {
+  /** Output side in pixels. Defaults to `48`. */
+  size?: number;
+  /**
+   * `'cover'`: crop the centre square, then resize (keeps the aspect ratio); `'fill'`: stretch the
+   * whole image to a square. Defaults to `'cover'`.
+   */
+  fit?: 'cover' | 'fill';
+}
+
+/** Defaults of {@link LoadGrayImageOptions}. @category Data */
+export const LOAD_GRAY_IMAGE_DEFAULTS = { size: 48, fit: 'cover' } as const;
+
+type SharpModule = typeof import('sharp');
+let sharpModule: Promise<SharpModule> | null = null;
+
+/** Imports sharp once, with a clear message when it is missing. @internal */
+export async function importSharp(where: string): Promise<SharpModule> {
+  if (!sharpModule) {
+    sharpModule = import('sharp')
+      .then((m) => ((m as { default?: SharpModule }).default ?? m) as SharpModule)
+      .catch((e: Error) => {
+        sharpModule = null;
+        throw new Error(
+          `${where}: decoding images needs the package \`sharp\` (npm install sharp), which failed to load: ${e.message}`,
+        );
+      });
+  }
+  return sharpModule;
+}
+
+/** Checks size/fit options; returns resolved values. @internal */
+export function resolveImageOptions(
+  where: string,
+  options: LoadGrayImageOptions,
+): { size: number; fit: 'cover' | 'fill' } {
+  const size = options.size ?? LOAD_GRAY_IMAGE_DEFAULTS.size;
+  if (!Number.isInteger(size) || size < 1 || size > 4096) {
+    throw new RangeError(expected(where, 'size', 'an integer in [1, 4096]', size));
+  }
+  const fit = options.fit ?? LOAD_GRAY_IMAGE_DEFAULTS.fit;
+  if (fit !== 'cover' && fit !== 'fill') {
+    throw new RangeError(expected(where, 'fit', "one of 'cover', 'fill'", fit));
+  }
+  return { size, fit };
+}
+
+/** Decodes one file with an already-imported sharp; throws DataFormatError naming the path. @internal */
+export async function decodeGray(
+  sharp: SharpModule,
+  path: string,
+  size: number,
+  fit: 'cover' | 'fill',
+  where: string,
+): Promise<Uint8Array> {
+  try {
+    const { data, info } = await sharp(path, { failOn: 'error' })
+      .rotate() // honour EXIF orientation
+      .flatten({ background: { r: 0, g: 0, b: 0 } })
+      .resize(size, size, { fit, position: 'centre', kernel: 'lanczos3' })
+      .greyscale()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.width !== size || info.height !== size || info.channels !== 1) {
+      throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}, not ${size}x${size}x1`);
+    }
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  } catch (e) {
+    throw new DataFormatError(
+      where,
+      path,
+      undefined,
+      `cannot decode the image (${(e as Error).message.replace(/\s+/g, ' ').trim()}).`,
+    );
+  }
+}
+
+/**
+ * Reads one image file of any format, size or colour as a `size` x `size` grayscale image
+ * (EXIF orientation applied, alpha composited on black, ITU-R BT.709 luma by libvips).
+ * @param path The image file.
+ * @param options See {@link LoadGrayImageOptions}.
+ * @returns `size * size` pixels, row-major.
+ * @example
+ * ```ts
+ * const pixels = await loadGrayImage('face.jpg', { size: 48 });
+ * const x = tf.tensor4d(Float32Array.from(pixels, (p) => p / 255), [1, 48, 48, 1]);
+ * ```
+ * @throws DataFormatError naming the path if the file cannot be read or decoded.
+ * @category Data
+ */
+export async function loadGrayImage(path: string, options: LoadGrayImageOptions = {}): Promise<Uint8Array> {
+  const where = 'loadGrayImage';
+  const { size, fit } = resolveImageOptions(where, options);
+  const sharp = await importSharp(where);
+  return decodeGray(sharp, path, size, fit, where);
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight, keeping order. @internal */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<R>,
+) {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]!, i);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** Whether a file name has one of {@link IMAGE_EXTENSIONS}. @internal */
+export function isImageFile(name: string): boolean {
+  const dot = name.lastIndexOf('.');
+  return dot > 0 && IMAGE_EXTENSIONS.includes(name.slice(dot).toLowerCase());
+}
