@@ -1,4 +1,4 @@
 export * from './model_registry';
-export * from './resnet_cbam';
-export * from './preprocessing';
 export * from './predict';
+export * from './preprocessing';
+export * from './resnet_cbam';

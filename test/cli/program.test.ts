@@ -19,7 +19,9 @@ describe('fer-cbam CLI', () => {
     for (const command of ['demo', 'train', 'eval', 'predict', 'attention', 'bench', 'summary']) {
       expect(help).toContain(command);
     }
-    expect(help.replace(/\s+/g, ' ')).toMatch(/--backend <name>.*choices: "auto", "cpu", "wasm", "webgpu", "tensorflow"/);
+    expect(help.replace(/\s+/g, ' ')).toMatch(
+      /--backend <name>.*choices: "auto", "cpu", "wasm", "webgpu", "tensorflow"/,
+    );
   });
 
   it('has --help on every command', () => {

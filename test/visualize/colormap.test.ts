@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { grayToRgb, jet, normalizeMap, overlayHeatmap, resizeMap, tileHorizontally } from '../../src/visualize/colormap';
+import {
+  grayToRgb,
+  jet,
+  normalizeMap,
+  overlayHeatmap,
+  resizeMap,
+  tileHorizontally,
+} from '../../src/visualize/colormap';
 
 describe('colormap', () => {
   it('jet runs from dark blue through cyan and yellow to dark red', () => {

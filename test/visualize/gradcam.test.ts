@@ -6,12 +6,18 @@ import { gradCam } from '../../src/visualize/gradcam';
 /** input -> conv (linear, 3 filters) -> GAP -> dense (linear, 2 classes). */
 function tinyModel(): tfl.LayersModel {
   const input = tfl.input({ shape: [4, 4, 1] });
-  const conv = tfl.layers.conv2d({ name: 'features', filters: 3, kernelSize: 1, useBias: false }).apply(input);
+  const conv = tfl.layers
+    .conv2d({ name: 'features', filters: 3, kernelSize: 1, useBias: false })
+    .apply(input);
   const gap = tfl.layers.globalAveragePooling2d({ name: 'gap' }).apply(conv);
-  const out = tfl.layers.dense({ name: 'classifier', units: 2, useBias: true }).apply(gap) as tfl.SymbolicTensor;
+  const out = tfl.layers
+    .dense({ name: 'classifier', units: 2, useBias: true })
+    .apply(gap) as tfl.SymbolicTensor;
   const model = tfl.model({ inputs: input, outputs: out });
   model.getLayer('features').setWeights([tf.tensor4d([1, -2, 0.5], [1, 1, 1, 3])]);
-  model.getLayer('classifier').setWeights([tf.tensor2d([0.3, -1, 0.7, 0.2, -0.4, 0.9], [3, 2]), tf.tensor1d([0.1, -0.1])]);
+  model
+    .getLayer('classifier')
+    .setWeights([tf.tensor2d([0.3, -1, 0.7, 0.2, -0.4, 0.9], [3, 2]), tf.tensor1d([0.1, -0.1])]);
   return model;
 }
 
