@@ -49,7 +49,9 @@ export const USE_BACKEND_DEFAULTS: Readonly<{ allowSoftwareGpu: boolean; allowTe
 
 /** Whether a backend can be used here, without initialising it. @category Backends */
 export interface BackendAvailability {
+  /** The backend. */
   name: Exclude<BackendName, 'auto'>;
+  /** Whether it can be used on this machine now. */
   available: boolean;
   /** Why not, or what was found (e.g. the GPU adapter). */
   detail: string;

@@ -23,9 +23,13 @@ const WEBGPU = 'webgpu';
 
 /** What is known about a WebGPU adapter. @category Backends */
 export interface WebGPUAdapterSummary {
+  /** Adapter vendor (from `GPUAdapterInfo`). */
   vendor: string;
+  /** Adapter architecture. */
   architecture: string;
+  /** Adapter device name. */
   device: string;
+  /** Adapter description. */
   description: string;
   /**
    * True for CPU implementations (Mesa lavapipe/llvmpipe, SwiftShader, WARP): correct but much slower
@@ -400,7 +404,9 @@ export interface WebGPUCounts {
 
 /** A running counter; `stop()` removes the hooks and returns the totals. @category Backends */
 export interface WebGPUCounter {
+  /** Counts so far (live). */
   readonly counts: WebGPUCounts;
+  /** Stops counting (unwraps the API) and returns the final counts. */
   stop(): WebGPUCounts;
 }
 

@@ -203,6 +203,14 @@ export function* iterateBatches(dataset: FaceDataset, options: BatchOptions): Ge
   }
 }
 
+/** One element of a {@link FitDataset}. @category Data */
+export interface FitBatch {
+  /** Inputs `[b, crop, crop, 1]`. */
+  xs: tf.Tensor4D;
+  /** Labels `[b, numClasses]`. */
+  ys: tf.Tensor2D;
+}
+
 /**
  * The duck-typed dataset `model.fitDataset` expects (tfjs-data's `Dataset` shape), without needing
  * `@tensorflow/tfjs-data`. @category Data
@@ -211,7 +219,10 @@ export interface FitDataset {
   /** Batches per epoch (fitDataset reads it as steps per epoch). */
   size: number;
   /** A fresh iterator over one epoch; each call moves to the next epoch. */
-  iterator(): Promise<{ next(): Promise<IteratorResult<{ xs: tf.Tensor4D; ys: tf.Tensor2D }>> }>;
+  iterator(): Promise<{
+    /** The next batch of the epoch, or `done` at its end. */
+    next(): Promise<IteratorResult<FitBatch>>;
+  }>;
 }
 
 /**

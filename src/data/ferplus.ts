@@ -163,7 +163,10 @@ function parseVotes(text: string, file: string): VotesTable {
  * @category Data
  */
 export async function loadFerPlus(
-  fer2013: FaceDataset & { rows?: Uint32Array },
+  fer2013: FaceDataset & {
+    /** Original row number of each image (set by `loadFer2013`), used to join by row order. */
+    rows?: Uint32Array;
+  },
   votesCsvPath: string,
   options: LoadFerPlusOptions = {},
 ): Promise<FerPlusDataset> {

@@ -28,6 +28,7 @@ export {
   type BatchOptions,
   countBatches,
   epochOrder,
+  type FitBatch,
   type FitDataset,
   iterateBatches,
   toFitDataset,

@@ -145,7 +145,7 @@ export class Random {
   }
 
   /** Shuffles `items` in place (Fisher-Yates) and returns it. */
-  shuffle<T, A extends { length: number; [i: number]: T }>(items: A): A {
+  shuffle<T, A extends ArrayLike<T> & { [i: number]: T }>(items: A): A {
     for (let i = items.length - 1; i > 0; i--) {
       const j = Math.floor((i + 1) * this.next());
       const tmp = items[i]!;

@@ -7,10 +7,10 @@ import { EfficientChannelAttention, type EfficientChannelAttentionArgs } from '.
 import { SpatialAttention, type SpatialAttentionArgs } from './spatial_attention';
 import { SqueezeExcitation, type SqueezeExcitationArgs } from './squeeze_excitation';
 
-/** Options every attention factory accepts (each module reads the ones it understands). */
+/** Options every attention factory accepts (each module reads the ones it understands). @category Registry */
 export type AttentionArgs = Record<string, unknown> & { name?: string };
 
-/** Builds an attention layer from options. Channels are not passed: layers read them in `build`. */
+/** Builds an attention layer from options. Channels are not passed: layers read them in `build`. @category Registry */
 export type AttentionFactory = (args: AttentionArgs) => Layer;
 
 /** The names of the built-in attention modules, in registry order. @category Registry */

@@ -45,10 +45,15 @@ export interface ChannelAttentionArgs extends ChannelAttentionOptions, LayerArgs
 
 /** The resolved options of a channel gate, as stored and returned by `getConfig()`. @category Layers */
 export interface ChannelAttentionConfig {
+  /** Divisor of the channel count for the hidden width. */
   reductionRatio: number;
+  /** Explicit hidden width, or `null` to derive it from `reductionRatio`. */
   hiddenUnits: number | null;
+  /** Smallest hidden width. */
   minUnits: number;
+  /** Whether the MLP layers have biases. */
   useBias: boolean;
+  /** Pooled descriptors fed to the shared MLP. */
   poolTypes: PoolType[];
 }
 

@@ -4,11 +4,11 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 
-/** A tfjs layer, as exported by `@tensorflow/tfjs-layers`. */
+/** A tfjs layer, as exported by `@tensorflow/tfjs-layers`. @category Layers */
 export type Layer = tfl.layers.Layer;
-/** A symbolic tensor or a concrete one: what `Layer.apply` takes and returns. */
+/** A symbolic tensor or a concrete one: what `Layer.apply` takes and returns. @category Layers */
 export type TensorLike = Tensor | tfl.SymbolicTensor;
-/** Shape as tfjs-layers uses it (null for unknown dimensions). */
+/** Shape as tfjs-layers uses it (null for unknown dimensions). @category Layers */
 export type Shape = (number | null)[];
 
 /**

@@ -58,11 +58,17 @@ export interface SpatialAttentionArgs extends SpatialAttentionOptions, LayerArgs
 
 /** The resolved options of a spatial gate, as returned by `getConfig()`. @category Layers */
 export interface SpatialAttentionConfig {
+  /** Side of the convolution kernel. */
   kernelSize: number;
+  /** Whether a BatchNorm follows the convolution. */
   useBatchNorm: boolean;
+  /** Order of the pooled maps (`meanMax` as in the paper, `maxMean` as in the official code). */
   poolOrder: PoolOrder;
+  /** BatchNorm momentum (tfjs sense). */
   momentum: number;
+  /** BatchNorm epsilon. */
   epsilon: number;
+  /** Whether the BatchNorm scale starts at zero. */
   zeroInitGamma: boolean;
 }
 

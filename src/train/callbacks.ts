@@ -48,9 +48,11 @@ export interface BatchLog {
  * @category Training
  */
 export interface TrainProgress {
+  /** Training batches or the validation pass. */
   phase: 'train' | 'validate';
   /** Epoch, from 0. */
   epoch: number;
+  /** Planned epochs. */
   epochs: number;
   /** Batches done in this phase of this epoch. */
   batch: number;
@@ -84,9 +86,13 @@ export interface TrainProgress {
  * @category Training
  */
 export interface TrainCallbacks {
+  /** Called once before the first batch. */
   onTrainBegin?(info: TrainBeginInfo, control: TrainControl): void | Promise<void>;
+  /** Called at the start of each epoch. */
   onEpochBegin?(epoch: number, control: TrainControl): void | Promise<void>;
+  /** Called after each training batch. */
   onBatchEnd?(log: BatchLog, control: TrainControl): void | Promise<void>;
+  /** Called after each epoch (after validation and checkpointing). */
   onEpochEnd?(log: EpochLog, control: TrainControl): void | Promise<void>;
   /** After each training or validation batch: counts, throughput and ETA for progress bars. */
   onProgress?(progress: TrainProgress, control: TrainControl): void | Promise<void>;
@@ -94,6 +100,7 @@ export interface TrainCallbacks {
   onCheckpoint?(path: string, control: TrainControl): void | Promise<void>;
   /** After a new best model is saved to `best/`. */
   onBestModel?(path: string, log: EpochLog, control: TrainControl): void | Promise<void>;
+  /** Called once at the end; `stopped` tells whether training stopped early. */
   onTrainEnd?(stopped: boolean, control: TrainControl): void | Promise<void>;
 }
 

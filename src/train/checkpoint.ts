@@ -50,7 +50,9 @@ export interface EpochLog {
  * @category Training
  */
 export interface TrainingState {
+  /** File format tag. */
   format: 'fer-cbam-training-state';
+  /** Format version. */
   version: 1;
   /** Epoch in progress (0-based); equals the number of completed epochs when `batch` is 0. */
   epoch: number;
@@ -60,15 +62,28 @@ export interface TrainingState {
   globalStep: number;
   /** Planned epochs. */
   epochs: number;
+  /** Batch size of the run. */
   batchSize: number;
   /** Seed of the run: batch order, augmentation and dropout of step `(epoch, batch)` derive from it. */
   seed: number;
+  /** The learning-rate schedule, resolved. */
   schedule: ResolvedSchedule;
-  optimizer: { options: Required<SGDOptions>; iterations: number; shapes: number[][] };
+  /** SGD options, step count and the shapes of its momentum buffers. */
+  optimizer: {
+    /** SGD options. */
+    options: Required<SGDOptions>;
+    /** Steps taken. */
+    iterations: number;
+    /** Shapes of the momentum buffers, in weight order. */
+    shapes: number[][];
+  };
+  /** Input normalisation used by the run. */
   normalization: Normalization;
+  /** Crop size of the run. */
   cropSize: number;
   /** Training augmentation (`true`, `false` or the data module's options). */
   augment?: unknown;
+  /** Class names of the training data. */
   classNames: string[];
   /** Number and hash of the training (index, label) pairs, to refuse a resume on other data. */
   trainData: { count: number; hash: number };
@@ -84,21 +99,29 @@ export interface TrainingState {
 export interface Checkpoint {
   /** Directory of this checkpoint (e.g. `run/epoch-0003`). */
   path: string;
+  /** Training state at the checkpoint. */
   state: TrainingState;
   /** Model weights in `model.weights` order (dispose them, or pass them to {@link restoreModelWeights}). */
   weights: tf.Tensor[];
   /** The saved weight names, same order. */
   weightNames: string[];
+  /** Optimizer state (momentum buffers). */
   optimizer: SGDState;
 }
 
 /** Metadata written next to the best model (`best/training.json`). @category Training */
 export interface BestModelInfo {
+  /** Metric that selected the model (e.g. `valAccuracy`). */
   monitor: string;
+  /** Its value. */
   value: number;
+  /** Epoch (from 1) of the best model. */
   epoch: number;
+  /** Input normalisation the model expects. */
   normalization: Normalization;
+  /** Input crop size the model expects. */
   cropSize: number;
+  /** Class names, in output order. */
   classNames: string[];
 }
 

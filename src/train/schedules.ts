@@ -14,6 +14,7 @@ export const SCHEDULE_NAMES: readonly ScheduleName[] = ['paper', 'cosine', 'onec
  * @category Training
  */
 export interface PaperSchedule {
+  /** Schedule kind. */
   type: 'paper';
   /** Initial learning rate. Defaults to `0.01`. */
   learningRate?: number;
@@ -33,6 +34,7 @@ export interface PaperSchedule {
  * @category Training
  */
 export interface CosineSchedule {
+  /** Schedule kind. */
   type: 'cosine';
   /** Peak learning rate. Defaults to `0.05`. */
   learningRate?: number;
@@ -49,6 +51,7 @@ export interface CosineSchedule {
  * @category Training
  */
 export interface OneCycleSchedule {
+  /** Schedule kind. */
   type: 'onecycle';
   /** Peak learning rate. Defaults to `0.05` (the PyTorch reference recipe). */
   maxLearningRate?: number;
@@ -64,6 +67,7 @@ export interface OneCycleSchedule {
 
 /** A fixed learning rate. @category Training */
 export interface ConstantSchedule {
+  /** Schedule kind. */
   type: 'constant';
   /** The learning rate. Defaults to `0.01`. */
   learningRate?: number;

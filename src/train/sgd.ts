@@ -20,9 +20,17 @@ export const SGD_DEFAULTS = { momentum: 0.9, weightDecay: 5e-4, nesterov: false 
  * @category Training
  */
 export interface SGDState {
+  /** The optimizer's options. */
   options: Required<SGDOptions>;
+  /** Steps taken. */
   iterations: number;
-  velocities: { shape: number[]; values: Float32Array }[];
+  /** Momentum buffers, in variable order. */
+  velocities: {
+    /** Buffer shape. */
+    shape: number[];
+    /** Buffer values. */
+    values: Float32Array;
+  }[];
 }
 
 /**

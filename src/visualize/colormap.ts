@@ -6,8 +6,11 @@
 
 /** An RGB image: `width * height * 3` bytes, row-major. @category Visualization */
 export interface RgbImage {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** `width * height * 3` bytes (R, G, B per pixel), row-major. */
   data: Uint8Array;
 }
 
