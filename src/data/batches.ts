@@ -218,7 +218,7 @@ export interface FitBatch {
 export interface FitDataset {
   /** Batches per epoch (fitDataset reads it as steps per epoch). */
   size: number;
-  /** A fresh iterator over one epoch; each call moves to the next epoch. */
+  /** A fresh iterator over the next epoch (one that was never read does not use up its epoch). */
   iterator(): Promise<{
     /** The next batch of the epoch, or `done` at its end. */
     next(): Promise<IteratorResult<FitBatch>>;

@@ -105,13 +105,13 @@ const EXPRESSIONS: Expression[] = [
   // fear: raised brows with the inner ends higher, wide eyes, wide stretched open mouth.
   {
     eyeOpen: 0.11,
-    browInner: -0.54,
-    browOuter: -0.44,
+    browInner: -0.56,
+    browOuter: -0.34,
     browArch: 0,
-    mouthWidth: 0.27,
+    mouthWidth: 0.3,
     mouthCurve: 0,
     mouthTilt: 0,
-    mouthOpen: 0.09,
+    mouthOpen: 0.08,
     mouthThick: 0.03,
     wrinkles: false,
     eyeArcs: false,
@@ -147,9 +147,9 @@ const EXPRESSIONS: Expression[] = [
   // surprise: high arched brows, wide eyes, round open mouth.
   {
     eyeOpen: 0.11,
-    browInner: -0.52,
-    browOuter: -0.5,
-    browArch: 0.08,
+    browInner: -0.54,
+    browOuter: -0.52,
+    browArch: 0.1,
     mouthWidth: 0.12,
     mouthCurve: 0,
     mouthTilt: 0,
