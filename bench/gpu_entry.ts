@@ -15,9 +15,10 @@ import path from 'node:path';
 // A used binding: esbuild drops a bare import of this package (its package.json lists no side effects).
 import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
 // Static import so that the bundle contains it; dawn.node is found beside the bundle.
 import { create, globals } from 'webgpu';
+// By path, like '../src/backends/webgpu': the bundle then leaves out the wasm and tensorflow backends.
+import { forwardStep, profileKernels, timeSteps, trainingStep } from '../src/backends/timing';
 import {
   countWebGPUCalls,
   registerWebGPUTrainingKernels,
@@ -91,23 +92,6 @@ const y = tf.oneHot(
   7,
 );
 
-function trainStep(model: tfl.LayersModel, opt: tf.Optimizer): tf.Scalar {
-  return tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(
-      () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
-    );
-    opt.applyGradients(grads);
-    return value;
-  });
-}
-
-async function timeIt(steps: number, step: () => Promise<void>): Promise<number> {
-  for (let i = 0; i < warmup; i++) await step();
-  const start = performance.now();
-  for (let i = 0; i < steps; i++) await step();
-  return (performance.now() - start) / steps;
-}
-
 async function measure(
   placement: 'none' | 'paper',
   label: string,
@@ -115,69 +99,43 @@ async function measure(
   extra = {},
 ) {
   const model = resnetCbam({ depth: 18, placement, classifierActivation: 'linear' });
-  const opt = tf.train.momentum(0.01, 0.9);
   for (const mode of modes) {
-    const step =
-      mode === 'train'
-        ? async () => {
-            const v = trainStep(model, opt);
-            await v.data();
-            v.dispose();
-          }
-        : async () => {
-            const o = model.predict(x) as tf.Tensor;
-            await o.data();
-            o.dispose();
-          };
-    const ms = await timeIt(mode === 'train' ? trainSteps : forwardSteps, step);
+    const step = mode === 'train' ? trainingStep(model, x, y) : forwardStep(model, x);
+    const steps = mode === 'train' ? trainSteps : forwardSteps;
+    const { imgPerSec, msPerStep } = await timeSteps(step.run, { batch, steps, warmup });
     const counter = countWebGPUCalls();
-    await step();
+    await step.run();
     const calls = counter.stop();
+    step.dispose();
     emit({
       event: 'speed',
       backend: 'webgpu',
       model: `resnet18-${placement}`,
       batch,
       mode,
-      imgPerSec: Math.round((batch * 1000) / ms),
-      msPerStep: Math.round(ms),
+      imgPerSec: Math.round(imgPerSec),
+      msPerStep: Math.round(msPerStep),
       variant: label,
       perStep: calls,
       ...extra,
     });
   }
-  opt.dispose();
   model.dispose();
 }
 
-async function profileKernels(placement: 'none' | 'paper'): Promise<void> {
+async function profileTrainingStep(placement: 'none' | 'paper'): Promise<void> {
   const model = resnetCbam({ depth: 18, placement, classifierActivation: 'linear' });
-  const opt = tf.train.momentum(0.01, 0.9);
-  const v0 = trainStep(model, opt);
-  await v0.data();
-  v0.dispose();
-  const info = await tf.profile(async () => {
-    const v = trainStep(model, opt);
-    await v.data();
-    v.dispose();
-  });
-  const byKernel = new Map<string, { n: number; ms: number }>();
-  for (const k of info.kernels) {
-    if (k.name.endsWith('__op')) continue;
-    const e = byKernel.get(k.name) ?? { n: 0, ms: 0 };
-    e.n++;
-    e.ms += Number(k.kernelTimeMs) || 0;
-    byKernel.set(k.name, e);
-  }
-  const top = [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15);
+  const train = trainingStep(model, x, y);
+  await train.run(); // warm-up: compiles the shaders
+  const p = await profileKernels(train.run, 15);
   emit({
     event: 'profile',
     model: `resnet18-${placement}`,
-    kernels: info.kernels.length,
-    kernelMs: Math.round([...byKernel.values()].reduce((s, e) => s + e.ms, 0)),
-    top: top.map(([name, e]) => ({ name, n: e.n, ms: Math.round(e.ms * 10) / 10 })),
+    kernels: p.kernels,
+    kernelMs: Math.round(p.kernelMs),
+    top: p.top.map(({ name, n, ms }) => ({ name, n, ms: Math.round(ms * 10) / 10 })),
   });
-  opt.dispose();
+  train.dispose();
   model.dispose();
 }
 
@@ -191,7 +149,7 @@ tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', 64);
 registerWebGPUTrainingKernels({ replaceConv2DBackpropInput: true });
 await measure('none', 'fer-cbam kernels + stride-phase Conv2DBackpropInput', ['train']);
 registerWebGPUTrainingKernels();
-await profileKernels('none');
+await profileTrainingStep('none');
 unregisterWebGPUTrainingKernels();
 await measure('none', 'tfjs stock kernels', ['train']);
 emit({ event: 'done' });

@@ -9,7 +9,7 @@
  * table with tfjs/PyTorch ratios and writes JSON rows
  * `{ backend, model, batch, mode: 'train' | 'forward', imgPerSec, ... }`.
  * A training step is a plain tfjs optimizer step (tf.variableGrads + momentum SGD), so it measures the
- * backend, not fer-cbam's training loop. Numbers are benchmarks; nothing here is asserted by tests.
+ * backend, not fer-cbam's training loop; the steps and their timing are src/backends/timing.ts. Numbers are benchmarks; nothing here is asserted by tests.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -18,8 +18,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
-import { type BackendName, countWebGPUCalls, detectBackends, useBackend } from '../src/backends';
+import {
+  type BackendName,
+  countWebGPUCalls,
+  detectBackends,
+  forwardStep,
+  type ModelStep,
+  profileKernels,
+  timeSteps,
+  trainingStep,
+  useBackend,
+} from '../src/backends';
 import { resnetCbam } from '../src/models';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -99,23 +108,6 @@ function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-/** Mean images/s over `steps` calls of `step` after `warmup` calls; `step` must block until done. */
-async function timeSteps(
-  step: () => Promise<void>,
-): Promise<{ imgPerSec: number; msPerStep: number; cpuMsPerStep: number }> {
-  for (let i = 0; i < warmup; i++) await step();
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  for (let i = 0; i < steps; i++) await step();
-  const ms = (performance.now() - t0) / steps;
-  const cpu = process.cpuUsage(c0);
-  return {
-    imgPerSec: (batch * 1000) / ms,
-    msPerStep: ms,
-    cpuMsPerStep: (cpu.user + cpu.system) / 1000 / steps,
-  };
-}
-
 function inputs(): { x: tf.Tensor; y: tf.Tensor } {
   return tf.tidy(() => ({
     x: tf.randomNormal([batch, 44, 44, 1], 0, 1, 'float32', 1),
@@ -129,38 +121,12 @@ function inputs(): { x: tf.Tensor; y: tf.Tensor } {
   }));
 }
 
-function trainStep(model: tfl.LayersModel, opt: tf.Optimizer, x: tf.Tensor, y: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(
-      () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
-    );
-    opt.applyGradients(grads);
-    return value;
-  });
-}
-
-async function profileStep(model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor): Promise<void> {
-  const opt = tf.train.momentum(0.01, 0.9);
-  const info = await tf.profile(async () => {
-    const v = trainStep(model, opt, x, y);
-    await v.data();
-    v.dispose();
-  });
-  const byKernel = new Map<string, { n: number; ms: number }>();
-  for (const k of info.kernels) {
-    // tf.profile lists ops (names ending in __op) and the kernels inside them; keep kernels only.
-    if (k.name.endsWith('__op')) continue;
-    const e = byKernel.get(k.name) ?? { n: 0, ms: 0 };
-    e.n++;
-    e.ms += Number(k.kernelTimeMs) || 0;
-    byKernel.set(k.name, e);
-  }
-  const rows = [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12);
-  const total = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
-  log(`  kernels in one training step: ${info.kernels.length}, ${total.toFixed(0)} ms in kernels`);
-  for (const [name, e] of rows)
-    log(`    ${name.padEnd(30)} ${String(e.n).padStart(5)} ${e.ms.toFixed(1).padStart(9)} ms`);
-  opt.dispose();
+/** Prints the slowest kernels of one (warmed-up) training step. */
+async function profileStep(train: ModelStep): Promise<void> {
+  const p = await profileKernels(train.run, 12);
+  log(`  kernels in one training step: ${p.kernels}, ${p.kernelMs.toFixed(0)} ms in kernels`);
+  for (const e of p.top)
+    log(`    ${e.name.padEnd(30)} ${String(e.n).padStart(5)} ${e.ms.toFixed(1).padStart(9)} ms`);
 }
 
 async function benchBackend(backend: string): Promise<BenchRow[]> {
@@ -182,30 +148,19 @@ async function benchBackend(backend: string): Promise<BenchRow[]> {
   for (const m of models) {
     const model = resnetCbam({ depth: m.depth, placement: m.placement, classifierActivation: 'linear' });
     for (const mode of modes) {
-      let result: { imgPerSec: number; msPerStep: number; cpuMsPerStep: number };
       const rowExtra: Record<string, unknown> = { ...extra };
-      if (mode === 'forward') {
-        result = await timeSteps(async () => {
-          const out = model.predict(x) as tf.Tensor;
-          await out.data();
-          out.dispose();
-        });
-      } else {
-        const opt = tf.train.momentum(0.01, 0.9);
-        const step = async () => {
-          const v = trainStep(model, opt, x, y);
-          await v.data();
-          v.dispose();
-        };
-        result = await timeSteps(step);
+      const step: ModelStep = mode === 'forward' ? forwardStep(model, x) : trainingStep(model, x, y);
+      const { imgPerSec, msPerStep, cpuMsPerStep } = await timeSteps(step.run, { batch, steps, warmup });
+      const result = { imgPerSec, msPerStep, cpuMsPerStep };
+      if (mode === 'train') {
         if (backend === 'webgpu') {
           const counter = countWebGPUCalls();
-          await step();
+          await step.run();
           Object.assign(rowExtra, { perStep: counter.stop() });
         }
-        if (args.profile) await profileStep(model, x, y);
-        opt.dispose();
+        if (args.profile) await profileStep(step);
       }
+      step.dispose();
       const row: BenchRow = { backend, model: m.name, batch, mode, ...result, steps, ...rowExtra };
       log(
         `  ${m.name} ${mode}: ${result.imgPerSec.toFixed(2)} img/s (${result.msPerStep.toFixed(0)} ms/step)`,

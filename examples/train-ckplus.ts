@@ -55,6 +55,7 @@ async function buildModel(): Promise<tfl.LayersModel> {
       width: Number(args.width),
       numClasses: data.classNames.length,
       classifierActivation: 'linear',
+      seed: Number(args.seed),
     });
   }
   // Reuse everything up to the classifier of a FER2013 model; new 7-way classifier for CK+'s classes.

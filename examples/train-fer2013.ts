@@ -72,6 +72,7 @@ const model = resnetCbam({
   width,
   placement: args.placement as Placement,
   classifierActivation: 'linear',
+  seed: Number(args.seed),
 });
 const normalization = datasetStats(trainSet);
 setPreprocessing(model, { imageSize: 48, cropSize: 44, normalization, classNames: data.classNames });

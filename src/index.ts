@@ -9,5 +9,6 @@ export * from './data/index';
 export * from './io/index';
 export * from './layers/index';
 export * from './models/index';
+export * from './ops/index';
 export * from './train/index';
 export * from './visualize/index';

@@ -7,6 +7,7 @@
 
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
+import { LINEAR_COMBINATION_KERNEL } from '../ops/linear_combination';
 import { conv2DBackpropInputNHWC } from './conv_grads';
 import {
   convGeometry,
@@ -332,6 +333,63 @@ function conv2DBackpropInputWebGPU({ inputs, backend, attrs }: KernelArgs): Tens
   });
 }
 
+/**
+ * `a * x + b * y + c * z` for three same-shape float32 inputs in one dispatch (fer-cbam's
+ * {@link LINEAR_COMBINATION_KERNEL}). A momentum-SGD update is two of these per variable instead of six
+ * tfjs kernels, a BatchNorm moving-statistics update two instead of seven.
+ */
+class LinearCombinationProgram {
+  variableNames = ['x', 'y', 'z'];
+  uniforms = 'a : f32, b : f32, c : f32,';
+  workgroupSize: [number, number, number] = [256, 1, 1];
+  size = true;
+  outputShape: number[];
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  shaderKey = 'fercbam_linear_combination';
+
+  constructor(size: number) {
+    this.outputShape = [size];
+    this.dispatchLayout = { x: [0] };
+    // Spread over y as well: one dimension holds at most 65,535 workgroups.
+    const groups = Math.ceil(size / this.workgroupSize[0]);
+    const rows = Math.ceil(groups / 65535);
+    this.dispatch = [Math.ceil(groups / rows), rows, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          setOutputAtIndex(index, uniforms.a * x[index] + uniforms.b * y[index] + uniforms.c * z[index]);
+        }
+      }
+    `;
+  }
+}
+
+function linearCombinationWebGPU({ inputs, backend, attrs }: KernelArgs): TensorInfo {
+  const { a, b, c } = attrs as { a: number; b: number; c: number };
+  const { x, y, z } = inputs as { x: TensorInfo; y: TensorInfo; z: TensorInfo };
+  const size = tf.util.sizeFromShape(x.shape);
+  return withScope(backend, WEBGPU, (s) => {
+    const flat = (t: TensorInfo) => s.reshape(t, [size]);
+    const out = s.adopt(
+      (backend as WebGPUBackendLike).runWebGPUProgram(
+        new LinearCombinationProgram(size),
+        [flat(x), flat(y), flat(z)],
+        'float32',
+        [
+          { type: 'float32', data: [a] },
+          { type: 'float32', data: [b] },
+          { type: 'float32', data: [c] },
+        ],
+      ),
+    );
+    return s.reshape(out, x.shape.slice());
+  });
+}
+
 /** Options of {@link registerWebGPUTrainingKernels}. @category Backends */
 export interface WebGPUTrainingKernelOptions {
   /**
@@ -345,7 +403,8 @@ let webgpuInstalled: Map<string, tf.KernelConfig | null> | null = null;
 
 /**
  * Registers fer-cbam's faster WebGPU training kernels: `Conv2DBackpropFilter` as im2col plus one matrix
- * product. Agrees with the cpu backend to float32 rounding (tests run on Mesa lavapipe). Called by
+ * product, and {@link LINEAR_COMBINATION_KERNEL} (one dispatch for the optimizer's and BatchNorm's
+ * element-wise updates). Agrees with the cpu backend to float32 rounding (tests run on Mesa lavapipe). Called by
  * {@link setupWebGPU}; calling it again re-registers.
  * @param options See {@link WebGPUTrainingKernelOptions}.
  * @returns The names of the kernels registered for `'webgpu'`.
@@ -359,6 +418,7 @@ export function registerWebGPUTrainingKernels(options: WebGPUTrainingKernelOptio
   unregisterWebGPUTrainingKernels();
   const kernels: [string, (a: KernelArgs) => TensorInfo][] = [
     ['Conv2DBackpropFilter', conv2DBackpropFilterWebGPU],
+    [LINEAR_COMBINATION_KERNEL, linearCombinationWebGPU],
   ];
   if (options.replaceConv2DBackpropInput) kernels.push(['Conv2DBackpropInput', conv2DBackpropInputWebGPU]);
   webgpuInstalled = new Map();

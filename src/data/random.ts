@@ -7,27 +7,7 @@
 
 import { expected } from '../errors';
 
-/**
- * The mulberry32 generator (Tommy Ettinger, public domain): 32 bits of state, period 2^32, passes
- * gjrand/PractRand up to a few gigabytes. Returns a function giving floats in `[0, 1)`.
- * @param seed Any number; it is reduced to an unsigned 32-bit integer.
- * @example
- * ```ts
- * const next = mulberry32(42);
- * next(); // 0.6011037519201636
- * ```
- * @category Data
- */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../random';
 
 /**
  * Mixes several integers into one 32-bit seed (a murmur3-style finaliser per part), so that

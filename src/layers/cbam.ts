@@ -4,6 +4,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkRank4 } from '../errors';
+import { configEntries } from './attention_base';
 import { type AttentionLayer, type AttentionMaps, ensureBuilt, oneShape } from './attention_maps';
 import {
   CHANNEL_ATTENTION_DEFAULTS,
@@ -132,21 +133,7 @@ export class CBAM extends CompositeLayer implements AttentionLayer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    const o = this.options;
-    return {
-      ...super.getConfig(),
-      reductionRatio: o.reductionRatio,
-      hiddenUnits: o.hiddenUnits,
-      minUnits: o.minUnits,
-      useBias: o.useBias,
-      poolTypes: [...o.poolTypes],
-      kernelSize: o.kernelSize,
-      useBatchNorm: o.useBatchNorm,
-      poolOrder: o.poolOrder,
-      momentum: o.momentum,
-      epsilon: o.epsilon,
-      zeroInitGamma: o.zeroInitGamma,
-    };
+    return { ...super.getConfig(), ...configEntries(this.options) };
   }
 }
 tf.serialization.registerClass(CBAM);

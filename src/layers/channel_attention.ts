@@ -1,18 +1,12 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
-import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import { checkBoolean, checkPositiveInteger, checkRank4, expected } from '../errors';
-import {
-  type AttentionLayer,
-  AttentionMapCapture,
-  type AttentionMaps,
-  ensureBuilt,
-  oneShape,
-  oneTensor,
-} from './attention_maps';
-import type { Shape } from './composite';
+import { checkBoolean, checkPositiveInteger, expected } from '../errors';
+import { AttentionLayerBase, type InitializerName } from './attention_base';
+import type { AttentionLayer, AttentionMaps } from './attention_maps';
+
+// Re-exported for modules that import it from here.
 
 /** A global pooling applied before the shared MLP of {@link ChannelAttention}. @category Layers */
 export type PoolType = 'avg' | 'max';
@@ -85,20 +79,35 @@ export function resolveChannelOptions(args: ChannelAttentionOptions, where: stri
     );
   }
   return {
-    reductionRatio: checkPositiveInteger(args.reductionRatio ?? d.reductionRatio, 'reductionRatio', where),
-    hiddenUnits:
-      args.hiddenUnits == null ? null : checkPositiveInteger(args.hiddenUnits, 'hiddenUnits', where),
-    minUnits: checkPositiveInteger(args.minUnits ?? d.minUnits, 'minUnits', where),
+    ...resolveReduction(args, d, where),
     useBias: checkBoolean(args.useBias ?? d.useBias, 'useBias', where),
     poolTypes: [...poolTypes],
   };
 }
 
+/** The options that set the hidden width of a reduction MLP (see {@link hiddenWidth}). @internal */
+export interface ReductionOptions {
+  reductionRatio: number;
+  hiddenUnits: number | null;
+  minUnits: number;
+}
+
+/** Resolves and validates `reductionRatio`, `hiddenUnits` and `minUnits` (`d`: defaults). @internal */
+export function resolveReduction(
+  args: Partial<ReductionOptions>,
+  d: Readonly<ReductionOptions>,
+  where: string,
+): ReductionOptions {
+  return {
+    reductionRatio: checkPositiveInteger(args.reductionRatio ?? d.reductionRatio, 'reductionRatio', where),
+    hiddenUnits:
+      args.hiddenUnits == null ? null : checkPositiveInteger(args.hiddenUnits, 'hiddenUnits', where),
+    minUnits: checkPositiveInteger(args.minUnits ?? d.minUnits, 'minUnits', where),
+  };
+}
+
 /** The hidden width of a reduction MLP: `hiddenUnits`, else `max(minUnits, floor(channels / r))`. @internal */
-export function hiddenWidth(
-  channels: number,
-  o: { reductionRatio: number; hiddenUnits: number | null; minUnits: number },
-): number {
+export function hiddenWidth(channels: number, o: ReductionOptions): number {
   return o.hiddenUnits ?? Math.max(o.minUnits, Math.floor(channels / o.reductionRatio));
 }
 
@@ -130,7 +139,7 @@ export function mlpGate(x: Tensor, pools: readonly PoolType[], w: MlpWeights): T
 
 /** Adds the MLP weights `fc1/kernel [C, h]`, `fc1/bias [h]`, `fc2/kernel [h, C]`, `fc2/bias [C]`. @internal */
 export function addMlpWeights(
-  add: (name: string, shape: number[], init: 'glorotUniform' | 'zeros') => tfl.LayerVariable,
+  add: (name: string, shape: number[], init: InitializerName) => tfl.LayerVariable,
   channels: number,
   hidden: number,
   useBias: boolean,
@@ -140,12 +149,6 @@ export function addMlpWeights(
   const kernel2 = add('fc2/kernel', [hidden, channels], 'glorotUniform');
   const bias2 = useBias ? add('fc2/bias', [channels], 'zeros') : null;
   return { kernel1, bias1, kernel2, bias2 };
-}
-
-/** An initializer by name. @internal */
-export function initializer(name: 'glorotUniform' | 'zeros' | 'ones') {
-  if (name === 'glorotUniform') return tfl.initializers.glorotUniform({});
-  return name === 'zeros' ? tfl.initializers.zeros() : tfl.initializers.ones();
 }
 
 /**
@@ -173,7 +176,7 @@ export function initializer(name: 'glorotUniform' | 'zeros' | 'ones') {
  *   a boolean; RangeError in `build` if the input is not 4D with known channels.
  * @category Layers
  */
-export class ChannelAttention extends tfl.layers.Layer implements AttentionLayer {
+export class ChannelAttention extends AttentionLayerBase implements AttentionLayer {
   /** The tfjs serialization name. */
   static className = 'ChannelAttention';
   /** See {@link ChannelAttentionOptions.reductionRatio}. */
@@ -189,11 +192,10 @@ export class ChannelAttention extends tfl.layers.Layer implements AttentionLayer
   /** The MLP's hidden width, known once built (`null` before). */
   units: number | null = null;
   private mlp: MlpWeights | null = null;
-  private readonly capture = new AttentionMapCapture();
 
   constructor(args: ChannelAttentionArgs = {}) {
-    super(args);
     const o = resolveChannelOptions(args, 'ChannelAttention');
+    super(args, o);
     this.reductionRatio = o.reductionRatio;
     this.hiddenUnits = o.hiddenUnits;
     this.minUnits = o.minUnits;
@@ -201,62 +203,15 @@ export class ChannelAttention extends tfl.layers.Layer implements AttentionLayer
     this.poolTypes = Object.freeze(o.poolTypes);
   }
 
-  override build(inputShape: Shape | Shape[]): void {
-    const shape = oneShape(inputShape);
-    const channels = checkRank4(shape, 'ChannelAttention');
+  /** @internal */
+  protected override buildWeights(channels: number): void {
     this.units = hiddenWidth(channels, this);
-    this.mlp = addMlpWeights(
-      (name, s, init) => this.addWeight(name, s, 'float32', initializer(init)),
-      channels,
-      this.units,
-      this.useBias,
-    );
-    this.inputSpec = [new tfl.InputSpec({ ndim: 4, axes: { 3: channels } })];
-    this.built = true;
+    this.mlp = addMlpWeights(this.addVariable, channels, this.units, this.useBias);
   }
 
-  override computeOutputShape(inputShape: Shape | Shape[]): Shape | Shape[] {
-    return inputShape;
-  }
-
-  override call(inputs: Tensor | Tensor[], _kwargs: Kwargs): Tensor {
-    return tf.tidy(() => {
-      const x = oneTensor(inputs);
-      const gate = mlpGate(x, this.poolTypes, this.mlp!);
-      this.capture.store({ channel: gate });
-      return tf.mul(x, gate);
-    });
-  }
-
-  /** The channel map `[batch, 1, 1, C]` for `x`, under the key `channel`. See {@link AttentionLayer}. */
-  computeAttention(x: Tensor, _kwargs: Kwargs = { training: false }): AttentionMaps {
-    ensureBuilt(this, x);
-    return { channel: tf.tidy(() => mlpGate(x, this.poolTypes, this.mlp!)) };
-  }
-
-  /** See {@link AttentionLayer.captureMaps}. */
-  get captureMaps(): boolean {
-    return this.capture.enabled;
-  }
-
-  set captureMaps(on: boolean) {
-    this.capture.enabled = on;
-  }
-
-  /** See {@link AttentionLayer.takeCapturedMaps}. */
-  takeCapturedMaps(): AttentionMaps | null {
-    return this.capture.take();
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      reductionRatio: this.reductionRatio,
-      hiddenUnits: this.hiddenUnits,
-      minUnits: this.minUnits,
-      useBias: this.useBias,
-      poolTypes: [...this.poolTypes],
-    };
+  /** @internal */
+  protected override gates(x: Tensor): AttentionMaps {
+    return { channel: mlpGate(x, this.poolTypes, this.mlp!) };
   }
 }
 tf.serialization.registerClass(ChannelAttention);

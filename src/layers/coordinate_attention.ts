@@ -1,21 +1,16 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
-import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import { checkPositiveInteger, checkRank4 } from '../errors';
+import { AttentionLayerBase } from './attention_base';
+import type { AttentionLayer, AttentionMaps } from './attention_maps';
 import {
-  type AttentionLayer,
-  AttentionMapCapture,
-  type AttentionMaps,
-  ensureBuilt,
-  isTraining,
-  oneShape,
-  oneTensor,
-} from './attention_maps';
-import { hiddenWidth, initializer } from './channel_attention';
-import type { Shape } from './composite';
-import { type BatchNormWeights, batchNormLastAxis, resolveBatchNormOptions } from './spatial_attention';
+  addBatchNormWeights,
+  type BatchNormWeights,
+  batchNormLastAxis,
+  resolveBatchNormOptions,
+} from './batch_norm';
+import { hiddenWidth, resolveReduction } from './channel_attention';
 
 /** Options of {@link CoordinateAttention}. @category Layers */
 export interface CoordinateAttentionOptions {
@@ -77,7 +72,7 @@ interface Conv1x1 {
  *   `momentum` is outside [0, 1] or `epsilon` is not positive; RangeError in `build` for non-4D input.
  * @category Layers
  */
-export class CoordinateAttention extends tfl.layers.Layer implements AttentionLayer {
+export class CoordinateAttention extends AttentionLayerBase implements AttentionLayer {
   /** The tfjs serialization name. */
   static className = 'CoordinateAttention';
   /** See {@link CoordinateAttentionOptions.reductionRatio}. */
@@ -93,39 +88,29 @@ export class CoordinateAttention extends tfl.layers.Layer implements AttentionLa
   /** The hidden width, known once built (`null` before). */
   units: number | null = null;
   private w: { conv1: Conv1x1; bn: BatchNormWeights; convH: Conv1x1; convW: Conv1x1 } | null = null;
-  private readonly capture = new AttentionMapCapture();
 
   constructor(args: CoordinateAttentionArgs = {}) {
-    super(args);
-    const d = COORDINATE_ATTENTION_DEFAULTS;
     const where = 'CoordinateAttention';
-    this.reductionRatio = checkPositiveInteger(
-      args.reductionRatio ?? d.reductionRatio,
-      'reductionRatio',
-      where,
-    );
-    this.hiddenUnits =
-      args.hiddenUnits == null ? null : checkPositiveInteger(args.hiddenUnits, 'hiddenUnits', where);
-    this.minUnits = checkPositiveInteger(args.minUnits ?? d.minUnits, 'minUnits', where);
+    const r = resolveReduction(args, COORDINATE_ATTENTION_DEFAULTS, where);
     const bn = resolveBatchNormOptions(args, where);
+    super(args, { ...r, momentum: bn.momentum, epsilon: bn.epsilon });
+    this.reductionRatio = r.reductionRatio;
+    this.hiddenUnits = r.hiddenUnits;
+    this.minUnits = r.minUnits;
     this.momentum = bn.momentum;
     this.epsilon = bn.epsilon;
   }
 
-  override build(inputShape: Shape | Shape[]): void {
-    const c = checkRank4(oneShape(inputShape), 'CoordinateAttention');
+  /** @internal */
+  protected override buildWeights(c: number): void {
     const h = hiddenWidth(c, this);
     this.units = h;
-    const add = (name: string, shape: number[], init: 'glorotUniform' | 'zeros' | 'ones', trainable = true) =>
-      this.addWeight(name, shape, 'float32', initializer(init), undefined, trainable);
+    const add = this.addVariable;
     const conv1 = {
       kernel: add('conv1/kernel', [1, 1, c, h], 'glorotUniform'),
       bias: add('conv1/bias', [h], 'zeros'),
     };
-    const gamma = add('bn/gamma', [h], 'ones');
-    const beta = add('bn/beta', [h], 'zeros');
-    const movingMean = add('bn/moving_mean', [h], 'zeros', false);
-    const movingVariance = add('bn/moving_variance', [h], 'ones', false);
+    const bn = addBatchNormWeights(add, 'bn/', h);
     const convH = {
       kernel: add('conv_h/kernel', [1, 1, h, c], 'glorotUniform'),
       bias: add('conv_h/bias', [c], 'zeros'),
@@ -134,17 +119,11 @@ export class CoordinateAttention extends tfl.layers.Layer implements AttentionLa
       kernel: add('conv_w/kernel', [1, 1, h, c], 'glorotUniform'),
       bias: add('conv_w/bias', [c], 'zeros'),
     };
-    this.w = { conv1, bn: { gamma, beta, movingMean, movingVariance }, convH, convW };
-    this.inputSpec = [new tfl.InputSpec({ ndim: 4, axes: { 3: c } })];
-    this.built = true;
+    this.w = { conv1, bn, convH, convW };
   }
 
-  override computeOutputShape(inputShape: Shape | Shape[]): Shape | Shape[] {
-    return inputShape;
-  }
-
-  /** `a_h` `[b, H, 1, C]` and `a_w` `[b, 1, W, C]`. */
-  private gates(x: Tensor, training: boolean): { height: Tensor; width: Tensor } {
+  /** `a_h` `[b, H, 1, C]` and `a_w` `[b, 1, W, C]`. @internal */
+  protected override gates(x: Tensor, training: boolean): { height: Tensor; width: Tensor } {
     const w = this.w!;
     const [b, height, width, c] = x.shape as [number, number, number, number];
     const h = this.units!;
@@ -162,47 +141,9 @@ export class CoordinateAttention extends tfl.layers.Layer implements AttentionLa
     return { height: tf.reshape(aH, [b, height, 1, c]), width: tf.reshape(aW, [b, 1, width, c]) };
   }
 
-  override call(inputs: Tensor | Tensor[], kwargs: Kwargs): Tensor {
-    return tf.tidy(() => {
-      const x = oneTensor(inputs);
-      const maps = this.gates(x, isTraining(kwargs));
-      this.capture.store(maps);
-      return tf.mul(tf.mul(x, maps.width), maps.height);
-    });
-  }
-
-  /**
-   * The maps for `x`: `height` `[batch, H, 1, C]` and `width` `[batch, 1, W, C]`; with
-   * `training: true` the BatchNorm uses (and updates) batch statistics. See {@link AttentionLayer}.
-   */
-  computeAttention(x: Tensor, kwargs: Kwargs = { training: false }): AttentionMaps {
-    ensureBuilt(this, x);
-    return tf.tidy(() => this.gates(x, isTraining(kwargs)));
-  }
-
-  /** See {@link AttentionLayer.captureMaps}. */
-  get captureMaps(): boolean {
-    return this.capture.enabled;
-  }
-
-  set captureMaps(on: boolean) {
-    this.capture.enabled = on;
-  }
-
-  /** See {@link AttentionLayer.takeCapturedMaps}. */
-  takeCapturedMaps(): AttentionMaps | null {
-    return this.capture.take();
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      reductionRatio: this.reductionRatio,
-      hiddenUnits: this.hiddenUnits,
-      minUnits: this.minUnits,
-      momentum: this.momentum,
-      epsilon: this.epsilon,
-    };
+  /** `x * a_w * a_h`. @internal */
+  protected override applyMaps(x: Tensor, maps: AttentionMaps): Tensor {
+    return tf.mul(tf.mul(x, maps.width!), maps.height!);
   }
 }
 tf.serialization.registerClass(CoordinateAttention);

@@ -1,19 +1,10 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
-import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import { checkPositiveInteger, checkRank4, expected } from '../errors';
-import {
-  type AttentionLayer,
-  AttentionMapCapture,
-  type AttentionMaps,
-  ensureBuilt,
-  oneShape,
-  oneTensor,
-} from './attention_maps';
-import { initializer } from './channel_attention';
-import type { Shape } from './composite';
+import { checkPositiveInteger, expected } from '../errors';
+import { AttentionLayerBase } from './attention_base';
+import type { AttentionLayer, AttentionMaps } from './attention_maps';
 import { checkOddKernel } from './spatial_attention';
 
 /** Options of {@link EfficientChannelAttention}. @category Layers */
@@ -73,7 +64,7 @@ export function ecaKernelSize(channels: number, gamma = 2, b = 1): number {
  *   `build` for non-4D input.
  * @category Layers
  */
-export class EfficientChannelAttention extends tfl.layers.Layer implements AttentionLayer {
+export class EfficientChannelAttention extends AttentionLayerBase implements AttentionLayer {
   /** The tfjs serialization name. */
   static className = 'EfficientChannelAttention';
   /** The requested kernel size, `null` for adaptive. See {@link EfficientChannelAttentionOptions}. */
@@ -81,69 +72,26 @@ export class EfficientChannelAttention extends tfl.layers.Layer implements Atten
   /** The kernel size in use, known once built (`null` before). */
   resolvedKernelSize: number | null = null;
   private kernel: tfl.LayerVariable | null = null;
-  private readonly capture = new AttentionMapCapture();
 
   constructor(args: EfficientChannelAttentionArgs = {}) {
-    super(args);
-    this.kernelSize =
+    const kernelSize =
       args.kernelSize == null ? null : checkOddKernel(args.kernelSize, 'EfficientChannelAttention');
+    super(args, { kernelSize });
+    this.kernelSize = kernelSize;
   }
 
-  override build(inputShape: Shape | Shape[]): void {
-    const channels = checkRank4(oneShape(inputShape), 'EfficientChannelAttention');
+  /** @internal */
+  protected override buildWeights(channels: number): void {
     this.resolvedKernelSize = this.kernelSize ?? ecaKernelSize(channels);
-    this.kernel = this.addWeight(
-      'conv/kernel',
-      [this.resolvedKernelSize, 1, 1],
-      'float32',
-      initializer('glorotUniform'),
-    );
-    this.inputSpec = [new tfl.InputSpec({ ndim: 4, axes: { 3: channels } })];
-    this.built = true;
+    this.kernel = this.addVariable('conv/kernel', [this.resolvedKernelSize, 1, 1], 'glorotUniform');
   }
 
-  override computeOutputShape(inputShape: Shape | Shape[]): Shape | Shape[] {
-    return inputShape;
-  }
-
-  private gate(x: Tensor): Tensor {
+  /** @internal */
+  protected override gates(x: Tensor): AttentionMaps {
     const [batch, , , channels] = x.shape as [number, number, number, number];
     const pooled = tf.reshape(tf.mean(x, [1, 2]), [batch, channels, 1]) as tf.Tensor3D;
     const mixed = tf.conv1d(pooled, this.kernel!.read() as tf.Tensor3D, 1, 'same');
-    return tf.reshape(tf.sigmoid(mixed), [batch, 1, 1, channels]);
-  }
-
-  override call(inputs: Tensor | Tensor[], _kwargs: Kwargs): Tensor {
-    return tf.tidy(() => {
-      const x = oneTensor(inputs);
-      const gate = this.gate(x);
-      this.capture.store({ channel: gate });
-      return tf.mul(x, gate);
-    });
-  }
-
-  /** The channel map `[batch, 1, 1, C]` for `x`, under the key `channel`. See {@link AttentionLayer}. */
-  computeAttention(x: Tensor, _kwargs: Kwargs = { training: false }): AttentionMaps {
-    ensureBuilt(this, x);
-    return { channel: tf.tidy(() => this.gate(x)) };
-  }
-
-  /** See {@link AttentionLayer.captureMaps}. */
-  get captureMaps(): boolean {
-    return this.capture.enabled;
-  }
-
-  set captureMaps(on: boolean) {
-    this.capture.enabled = on;
-  }
-
-  /** See {@link AttentionLayer.takeCapturedMaps}. */
-  takeCapturedMaps(): AttentionMaps | null {
-    return this.capture.take();
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), kernelSize: this.kernelSize };
+    return { channel: tf.reshape(tf.sigmoid(mixed), [batch, 1, 1, channels]) };
   }
 }
 tf.serialization.registerClass(EfficientChannelAttention);

@@ -8,6 +8,12 @@ export {
   isAttentionLayer,
 } from './attention_maps';
 export * from './attention_registry';
+export {
+  FUSED_BATCH_NORMALIZATION_DEFAULTS,
+  FusedBatchNormalization,
+  type FusedBatchNormalizationArgs,
+  fusedBatchNormalization,
+} from './batch_norm';
 export { CBAM, CBAM_DEFAULTS, type CBAMArgs, cbam } from './cbam';
 export {
   CHANNEL_ATTENTION_DEFAULTS,

@@ -5,6 +5,7 @@ import type { InitializerIdentifier } from '@tensorflow/tfjs-layers/dist/initial
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkBoolean, checkPositiveInteger, checkRank4, expected } from '../errors';
 import { type AttentionArgs, createAttention, listAttention } from './attention_registry';
+import { FusedBatchNormalization } from './batch_norm';
 import { CompositeLayer, type Layer, type Shape, type TensorLike } from './composite';
 
 const WHERE = 'ResidualBlock';
@@ -188,9 +189,8 @@ export class ResidualBlock extends CompositeLayer {
   }
 
   private bn(name: string): Layer {
-    return tfl.layers.batchNormalization({
+    return new FusedBatchNormalization({
       name,
-      axis: -1,
       epsilon: RESIDUAL_BLOCK_DEFAULTS.batchNormEpsilon,
       momentum: RESIDUAL_BLOCK_DEFAULTS.batchNormMomentum,
     });

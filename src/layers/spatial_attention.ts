@@ -1,27 +1,16 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
-import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import { checkBoolean, checkOneOf, checkPositiveInteger, expected } from '../errors';
+import { AttentionLayerBase } from './attention_base';
+import type { AttentionLayer, AttentionMaps } from './attention_maps';
 import {
-  checkBoolean,
-  checkNumberInRange,
-  checkOneOf,
-  checkPositiveInteger,
-  checkRank4,
-  expected,
-} from '../errors';
-import {
-  type AttentionLayer,
-  AttentionMapCapture,
-  type AttentionMaps,
-  ensureBuilt,
-  isTraining,
-  oneShape,
-  oneTensor,
-} from './attention_maps';
-import { initializer } from './channel_attention';
-import type { Shape } from './composite';
+  addBatchNormWeights,
+  type BatchNormWeights,
+  batchNormLastAxis,
+  resolveBatchNormOptions,
+} from './batch_norm';
 
 /**
  * The order of the two channel-pooled maps fed to the spatial convolution: `'meanMax'` as in the
@@ -90,19 +79,6 @@ export function checkOddKernel(value: unknown, where: string, arg = 'kernelSize'
   return value as number;
 }
 
-/** Validates BatchNorm momentum and epsilon. @internal */
-export function resolveBatchNormOptions(
-  args: { momentum?: number; epsilon?: number },
-  where: string,
-): { momentum: number; epsilon: number } {
-  const momentum = checkNumberInRange(args.momentum ?? 0.9, 'momentum', where, 0, 1);
-  const epsilon = args.epsilon ?? 1e-5;
-  if (typeof epsilon !== 'number' || !Number.isFinite(epsilon) || epsilon <= 0) {
-    throw new RangeError(expected(where, 'epsilon', 'a positive number', epsilon));
-  }
-  return { momentum, epsilon };
-}
-
 /** Resolves and validates spatial-gate options. @internal */
 export function resolveSpatialOptions(args: SpatialAttentionOptions, where: string): SpatialAttentionConfig {
   const d = SPATIAL_ATTENTION_DEFAULTS;
@@ -113,53 +89,6 @@ export function resolveSpatialOptions(args: SpatialAttentionOptions, where: stri
     ...resolveBatchNormOptions(args, where),
     zeroInitGamma: checkBoolean(args.zeroInitGamma ?? d.zeroInitGamma, 'zeroInitGamma', where),
   };
-}
-
-/** The four variables of a BatchNormalization over the last axis. @internal */
-export interface BatchNormWeights {
-  gamma: tfl.LayerVariable;
-  beta: tfl.LayerVariable;
-  movingMean: tfl.LayerVariable;
-  movingVariance: tfl.LayerVariable;
-}
-
-/**
- * BatchNormalization over the last axis with PyTorch semantics: batch statistics (biased variance
- * for normalising) when `training`, updating the moving mean and the moving **unbiased** variance
- * with `moving = momentum * moving + (1 - momentum) * batch`; moving statistics otherwise.
- * @internal
- */
-export function batchNormLastAxis(
-  x: Tensor,
-  w: BatchNormWeights,
-  training: boolean,
-  momentum: number,
-  epsilon: number,
-): Tensor {
-  if (!training) {
-    return tf.batchNorm(
-      x,
-      w.movingMean.read(),
-      w.movingVariance.read(),
-      w.beta.read(),
-      w.gamma.read(),
-      epsilon,
-    );
-  }
-  const axes = x.shape.slice(0, -1).map((_, i) => i);
-  const { mean, variance } = tf.moments(x, axes);
-  const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, epsilon)));
-  const y = tf.add(tf.mul(normed, w.gamma.read()), w.beta.read());
-  const n = x.size / x.shape[x.shape.length - 1]!;
-  tf.tidy(() => {
-    const decay = 1 - momentum;
-    const mm = w.movingMean.read();
-    const mv = w.movingVariance.read();
-    const unbiased = tf.mul(variance, n / Math.max(n - 1, 1));
-    w.movingMean.write(tf.sub(mm, tf.mul(tf.sub(mm, mean), decay)));
-    w.movingVariance.write(tf.sub(mv, tf.mul(tf.sub(mv, unbiased), decay)));
-  });
-  return y;
 }
 
 /**
@@ -191,7 +120,7 @@ export function batchNormLastAxis(
  *   RangeError in `build` if the input is not 4D with known channels.
  * @category Layers
  */
-export class SpatialAttention extends tfl.layers.Layer implements AttentionLayer {
+export class SpatialAttention extends AttentionLayerBase implements AttentionLayer {
   /** The tfjs serialization name. */
   static className = 'SpatialAttention';
   /** See {@link SpatialAttentionOptions.kernelSize}. */
@@ -208,11 +137,10 @@ export class SpatialAttention extends tfl.layers.Layer implements AttentionLayer
   readonly zeroInitGamma: boolean;
   private kernel: tfl.LayerVariable | null = null;
   private bn: BatchNormWeights | null = null;
-  private readonly capture = new AttentionMapCapture();
 
   constructor(args: SpatialAttentionArgs = {}) {
-    super(args);
     const o = resolveSpatialOptions(args, 'SpatialAttention');
+    super(args, o);
     this.kernelSize = o.kernelSize;
     this.useBatchNorm = o.useBatchNorm;
     this.poolOrder = o.poolOrder;
@@ -221,43 +149,11 @@ export class SpatialAttention extends tfl.layers.Layer implements AttentionLayer
     this.zeroInitGamma = o.zeroInitGamma;
   }
 
-  override build(inputShape: Shape | Shape[]): void {
-    const shape = oneShape(inputShape);
-    const channels = checkRank4(shape, 'SpatialAttention');
+  /** @internal */
+  protected override buildWeights(): void {
     const k = this.kernelSize;
-    this.kernel = this.addWeight('conv/kernel', [k, k, 2, 1], 'float32', initializer('glorotUniform'));
-    if (this.useBatchNorm) {
-      const gamma = this.addWeight(
-        'bn/gamma',
-        [1],
-        'float32',
-        initializer(this.zeroInitGamma ? 'zeros' : 'ones'),
-      );
-      const beta = this.addWeight('bn/beta', [1], 'float32', initializer('zeros'));
-      const movingMean = this.addWeight(
-        'bn/moving_mean',
-        [1],
-        'float32',
-        initializer('zeros'),
-        undefined,
-        false,
-      );
-      const movingVariance = this.addWeight(
-        'bn/moving_variance',
-        [1],
-        'float32',
-        initializer('ones'),
-        undefined,
-        false,
-      );
-      this.bn = { gamma, beta, movingMean, movingVariance };
-    }
-    this.inputSpec = [new tfl.InputSpec({ ndim: 4, axes: { 3: channels } })];
-    this.built = true;
-  }
-
-  override computeOutputShape(inputShape: Shape | Shape[]): Shape | Shape[] {
-    return inputShape;
+    this.kernel = this.addVariable('conv/kernel', [k, k, 2, 1], 'glorotUniform');
+    if (this.useBatchNorm) this.bn = addBatchNormWeights(this.addVariable, 'bn/', 1, this.zeroInitGamma);
   }
 
   /** The gate `sigmoid(bn(conv(pool(x))))`, `[batch, H, W, 1]`. */
@@ -270,48 +166,9 @@ export class SpatialAttention extends tfl.layers.Layer implements AttentionLayer
     return tf.sigmoid(logits);
   }
 
-  override call(inputs: Tensor | Tensor[], kwargs: Kwargs): Tensor {
-    return tf.tidy(() => {
-      const x = oneTensor(inputs);
-      const gate = this.gate(x, isTraining(kwargs));
-      this.capture.store({ spatial: gate });
-      return tf.mul(x, gate);
-    });
-  }
-
-  /**
-   * The spatial map `[batch, H, W, 1]` for `x`, under the key `spatial`. With `training: true` the
-   * BatchNorm uses (and updates) batch statistics, as `call` would. See {@link AttentionLayer}.
-   */
-  computeAttention(x: Tensor, kwargs: Kwargs = { training: false }): AttentionMaps {
-    ensureBuilt(this, x);
-    return { spatial: tf.tidy(() => this.gate(x, isTraining(kwargs))) };
-  }
-
-  /** See {@link AttentionLayer.captureMaps}. */
-  get captureMaps(): boolean {
-    return this.capture.enabled;
-  }
-
-  set captureMaps(on: boolean) {
-    this.capture.enabled = on;
-  }
-
-  /** See {@link AttentionLayer.takeCapturedMaps}. */
-  takeCapturedMaps(): AttentionMaps | null {
-    return this.capture.take();
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      kernelSize: this.kernelSize,
-      useBatchNorm: this.useBatchNorm,
-      poolOrder: this.poolOrder,
-      momentum: this.momentum,
-      epsilon: this.epsilon,
-      zeroInitGamma: this.zeroInitGamma,
-    };
+  /** @internal */
+  protected override gates(x: Tensor, training: boolean): AttentionMaps {
+    return { spatial: this.gate(x, training) };
   }
 }
 tf.serialization.registerClass(SpatialAttention);

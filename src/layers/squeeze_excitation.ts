@@ -1,19 +1,10 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
-import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import { checkBoolean, checkPositiveInteger, checkRank4 } from '../errors';
-import {
-  type AttentionLayer,
-  AttentionMapCapture,
-  type AttentionMaps,
-  ensureBuilt,
-  oneShape,
-  oneTensor,
-} from './attention_maps';
-import { addMlpWeights, hiddenWidth, initializer, type MlpWeights, mlpGate } from './channel_attention';
-import type { Shape } from './composite';
+import { checkBoolean } from '../errors';
+import { AttentionLayerBase } from './attention_base';
+import type { AttentionLayer, AttentionMaps } from './attention_maps';
+import { addMlpWeights, hiddenWidth, type MlpWeights, mlpGate, resolveReduction } from './channel_attention';
 
 /** Options of {@link SqueezeExcitation}. @category Layers */
 export interface SqueezeExcitationOptions {
@@ -61,7 +52,7 @@ export const SQUEEZE_EXCITATION_DEFAULTS: Readonly<Required<SqueezeExcitationOpt
  *   TypeError if `useBias` is not a boolean; RangeError in `build` for non-4D input.
  * @category Layers
  */
-export class SqueezeExcitation extends tfl.layers.Layer implements AttentionLayer {
+export class SqueezeExcitation extends AttentionLayerBase implements AttentionLayer {
   /** The tfjs serialization name. */
   static className = 'SqueezeExcitation';
   /** See {@link SqueezeExcitationOptions.reductionRatio}. */
@@ -75,77 +66,30 @@ export class SqueezeExcitation extends tfl.layers.Layer implements AttentionLaye
   /** The hidden width, known once built (`null` before). */
   units: number | null = null;
   private mlp: MlpWeights | null = null;
-  private readonly capture = new AttentionMapCapture();
 
   constructor(args: SqueezeExcitationArgs = {}) {
-    super(args);
     const d = SQUEEZE_EXCITATION_DEFAULTS;
     const where = 'SqueezeExcitation';
-    this.reductionRatio = checkPositiveInteger(
-      args.reductionRatio ?? d.reductionRatio,
-      'reductionRatio',
-      where,
-    );
-    this.hiddenUnits =
-      args.hiddenUnits == null ? null : checkPositiveInteger(args.hiddenUnits, 'hiddenUnits', where);
-    this.minUnits = checkPositiveInteger(args.minUnits ?? d.minUnits, 'minUnits', where);
-    this.useBias = checkBoolean(args.useBias ?? d.useBias, 'useBias', where);
-  }
-
-  override build(inputShape: Shape | Shape[]): void {
-    const channels = checkRank4(oneShape(inputShape), 'SqueezeExcitation');
-    this.units = hiddenWidth(channels, this);
-    this.mlp = addMlpWeights(
-      (name, s, init) => this.addWeight(name, s, 'float32', initializer(init)),
-      channels,
-      this.units,
-      this.useBias,
-    );
-    this.inputSpec = [new tfl.InputSpec({ ndim: 4, axes: { 3: channels } })];
-    this.built = true;
-  }
-
-  override computeOutputShape(inputShape: Shape | Shape[]): Shape | Shape[] {
-    return inputShape;
-  }
-
-  override call(inputs: Tensor | Tensor[], _kwargs: Kwargs): Tensor {
-    return tf.tidy(() => {
-      const x = oneTensor(inputs);
-      const gate = mlpGate(x, ['avg'], this.mlp!);
-      this.capture.store({ channel: gate });
-      return tf.mul(x, gate);
-    });
-  }
-
-  /** The channel map `[batch, 1, 1, C]` for `x`, under the key `channel`. See {@link AttentionLayer}. */
-  computeAttention(x: Tensor, _kwargs: Kwargs = { training: false }): AttentionMaps {
-    ensureBuilt(this, x);
-    return { channel: tf.tidy(() => mlpGate(x, ['avg'], this.mlp!)) };
-  }
-
-  /** See {@link AttentionLayer.captureMaps}. */
-  get captureMaps(): boolean {
-    return this.capture.enabled;
-  }
-
-  set captureMaps(on: boolean) {
-    this.capture.enabled = on;
-  }
-
-  /** See {@link AttentionLayer.takeCapturedMaps}. */
-  takeCapturedMaps(): AttentionMaps | null {
-    return this.capture.take();
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      reductionRatio: this.reductionRatio,
-      hiddenUnits: this.hiddenUnits,
-      minUnits: this.minUnits,
-      useBias: this.useBias,
+    const o = {
+      ...resolveReduction(args, d, where),
+      useBias: checkBoolean(args.useBias ?? d.useBias, 'useBias', where),
     };
+    super(args, o);
+    this.reductionRatio = o.reductionRatio;
+    this.hiddenUnits = o.hiddenUnits;
+    this.minUnits = o.minUnits;
+    this.useBias = o.useBias;
+  }
+
+  /** @internal */
+  protected override buildWeights(channels: number): void {
+    this.units = hiddenWidth(channels, this);
+    this.mlp = addMlpWeights(this.addVariable, channels, this.units, this.useBias);
+  }
+
+  /** @internal */
+  protected override gates(x: Tensor): AttentionMaps {
+    return { channel: mlpGate(x, ['avg'], this.mlp!) };
   }
 }
 tf.serialization.registerClass(SqueezeExcitation);

@@ -1,9 +1,11 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { InitializerIdentifier } from '@tensorflow/tfjs-layers/dist/initializers';
-import { checkBoolean, checkOneOf, checkPositiveInteger, expected } from '../errors';
+import { checkBoolean, checkNonNegativeInteger, checkOneOf, checkPositiveInteger, expected } from '../errors';
 import { type AttentionArgs, createAttention } from '../layers/attention_registry';
+import { FusedBatchNormalization } from '../layers/batch_norm';
 import type { Layer } from '../layers/composite';
 import { RESIDUAL_BLOCK_DEFAULTS, ResidualBlock, resolveAttentionName } from '../layers/residual_block';
+import { withSeededRandom } from '../random';
 
 const WHERE = 'resnetCbam';
 
@@ -108,6 +110,11 @@ export interface ResNetCbamOptions {
   kernelInitializer?: InitializerIdentifier;
   /** Model name. Defaults to a descriptive one: `resnet18`, `resnet18_cbam_paper`, `resnet18_cbam_every`, `resnet18_cbam_custom` (`resnet_2_2_2_2...` with `blocks`). */
   name?: string;
+  /**
+   * Seed of the initial weights: the same seed gives the same weights (and, with `train`'s own seed,
+   * the same training run). Defaults to `undefined`: different weights on every call, as in tfjs.
+   */
+  seed?: number;
 }
 
 /**
@@ -140,6 +147,7 @@ const OPTION_KEYS = new Set([
   'attentionOptions',
   'placement',
   'dropout',
+  'seed',
   'includeTop',
   'classifierActivation',
   'kernelInitializer',
@@ -265,6 +273,7 @@ function resolveOptions(options: ResNetCbamOptions): Resolved {
     );
   }
   const numClasses = checkPositiveInteger(options.numClasses ?? d.numClasses, 'numClasses', WHERE);
+  if (options.seed !== undefined) checkNonNegativeInteger(options.seed, 'seed', WHERE);
   const width = checkPositiveInteger(options.width ?? d.width, 'width', WHERE);
   const stem = checkOneOf(options.stem ?? d.stem, ['cifar', 'imagenet'] as const, 'stem', WHERE);
   const attention = resolveAttentionName(
@@ -368,12 +377,16 @@ function resolveOptions(options: ResNetCbamOptions): Resolved {
  */
 export function resnetCbam(options: ResNetCbamOptions = {}): tfl.LayersModel {
   const o = resolveOptions(options);
+  // Initializers take their seeds from Math.random when given none; the build is synchronous.
+  return options.seed === undefined ? buildResNet(o) : withSeededRandom(options.seed, () => buildResNet(o));
+}
+
+function buildResNet(o: Resolved): tfl.LayersModel {
   const attentionLayer = (name: string): Layer =>
     createAttention(o.attention, { ...o.attentionOptions, name }) as Layer;
   const bn = (name: string): Layer =>
-    tfl.layers.batchNormalization({
+    new FusedBatchNormalization({
       name,
-      axis: -1,
       epsilon: RESIDUAL_BLOCK_DEFAULTS.batchNormEpsilon,
       momentum: RESIDUAL_BLOCK_DEFAULTS.batchNormMomentum,
     });

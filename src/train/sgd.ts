@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkBoolean, checkNumberInRange, expected } from '../errors';
+import { type LinearTerm, linearCombination } from '../ops/linear_combination';
 
 /** Options of {@link SGD}. @category Training */
 export interface SGDOptions {
@@ -107,24 +108,41 @@ export class SGD {
         expected(where, 'variables', `${this.velocities.length} variables`, variables.length),
       );
     }
+    const lr = learningRate;
     tf.tidy(() => {
-      const lr = tf.scalar(learningRate);
-      const m = tf.scalar(momentum);
-      const wd = tf.scalar(weightDecay);
       for (let i = 0; i < variables.length; i++) {
         const w = variables[i];
-        let g = gradients[i];
+        const g = gradients[i];
         if (!tf.util.arraysEqual(g.shape, w.shape)) {
           throw new RangeError(expected(where, `gradients[${i}]`, `of shape [${w.shape}]`, g.shape));
         }
-        if (weightDecay !== 0) g = tf.add(g, tf.mul(wd, w));
-        if (momentum > 0) {
-          const velocity = this.velocities![i];
-          const v = tf.add(tf.mul(m, velocity), g);
-          velocity.assign(v);
-          g = nesterov ? tf.add(g, tf.mul(m, v)) : v;
+        // Each update is one fused kernel on WebGPU (two per variable with momentum), separate ops
+        // elsewhere; the algebra is that of the class description with g + wd * w expanded.
+        const decayed: LinearTerm[] = weightDecay !== 0 ? [[w, weightDecay]] : [];
+        if (momentum === 0) {
+          w.assign(
+            linearCombination([
+              [w, 1 - lr * weightDecay],
+              [g, -lr],
+            ]),
+          );
+          continue;
         }
-        w.assign(tf.sub(w, tf.mul(lr, g)));
+        const velocity = this.velocities![i];
+        const v = linearCombination([[velocity, momentum], [g, 1], ...decayed]);
+        velocity.assign(v);
+        w.assign(
+          nesterov
+            ? linearCombination([
+                [w, 1 - lr * weightDecay],
+                [g, -lr],
+                [v, -lr * momentum],
+              ])
+            : linearCombination([
+                [w, 1],
+                [v, -lr],
+              ]),
+        );
       }
     });
     this.steps++;

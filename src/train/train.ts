@@ -3,9 +3,10 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { AugmentOptions } from '../data/augment';
 import { countBatches, iterateBatches } from '../data/batches';
 import type { FaceDataset } from '../data/dataset';
-import { deriveSeed, mulberry32 } from '../data/random';
+import { deriveSeed } from '../data/random';
 import { datasetStats, type Normalization } from '../data/stats';
 import { checkBoolean, checkNonNegativeInteger, checkOneOf, checkPositiveInteger, expected } from '../errors';
+import { withSeededRandom } from '../random';
 import type { BatchLog, TrainCallbacks, TrainControl, TrainProgress } from './callbacks';
 import {
   appendLog,
@@ -224,17 +225,6 @@ function fingerprint(ds: FaceDataset, indices: Int32Array): { count: number; has
 
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
-}
-
-/** Runs `fn` with `Math.random` replaced by a seeded generator (restored even if `fn` throws). */
-function withSeededRandom<T>(seed: number, fn: () => T): T {
-  const original = Math.random;
-  Math.random = mulberry32(seed);
-  try {
-    return fn();
-  } finally {
-    Math.random = original;
-  }
 }
 
 /**

@@ -1,6 +1,7 @@
 // Shared by the backend tests: comparisons against the cpu backend and a small ResNet-like network.
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { FusedBatchNormalization } from '../../src/layers/batch_norm';
 
 /** max |a - b| / max |b|: relative to the reference's scale, so near-zero entries don't dominate. */
 export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -50,12 +51,20 @@ export function seededTensor(shape: number[], seed: number): tf.Tensor {
 }
 
 /**
- * conv-BN-ReLU stem, one residual block with a strided 1x1 shortcut, a spatial-attention gate
+ * conv-BN-ReLU stem (BatchNorm: tfjs's layer, or fer-cbam's fused-gradient one), one residual block with a strided 1x1 shortcut, a spatial-attention gate
  * (channel mean and max, concat, conv, sigmoid, multiply), global average pooling and a dense layer.
  */
-export function tinyResNet(inputShape: [number, number, number], width = 4, classes = 3): tfl.LayersModel {
+export function tinyResNet(
+  inputShape: [number, number, number],
+  width = 4,
+  classes = 3,
+  batchNorm: 'tfjs' | 'fused' = 'tfjs',
+): tfl.LayersModel {
   const input = tfl.input({ shape: inputShape });
-  const bn = () => tfl.layers.batchNormalization({ epsilon: 1e-5, momentum: 0.9 });
+  const bn = (): tfl.layers.Layer =>
+    batchNorm === 'fused'
+      ? new FusedBatchNormalization({ epsilon: 1e-5, momentum: 0.9 })
+      : tfl.layers.batchNormalization({ epsilon: 1e-5, momentum: 0.9 });
   const conv = (filters: number, kernelSize: number, strides = 1) =>
     tfl.layers.conv2d({ filters, kernelSize, strides, padding: 'same', useBias: false });
   const relu = () => tfl.layers.activation({ activation: 'relu' });

@@ -297,6 +297,26 @@ describe('wasm training kernels: Tile and UnsortedSegmentSum', () => {
     expect(Array.from(wasm[0]!)).toEqual(Array.from(cpu[0]!));
   });
 
+  it.each([
+    ['4D with offset and scale', [2, 5, 4, 6], true, true],
+    ['2D without offset or scale', [7, 3], false, false],
+    ['3D with scale only', [2, 3, 5], false, true],
+  ] as const)('FusedBatchNorm (%s) equals the cpu backend', async (_, shape, withOffset, withScale) => {
+    const c = shape[shape.length - 1]!;
+    const run = () =>
+      tf.batchNorm(
+        tf.add(tf.mul(seededTensor([...shape], 1), 3), 2),
+        seededTensor([c], 2),
+        tf.add(tf.abs(seededTensor([c], 3)), 0.1),
+        withOffset ? seededTensor([c], 4) : undefined,
+        withScale ? seededTensor([c], 5) : undefined,
+        1e-3,
+      );
+    const cpu = await valuesOn('cpu', run);
+    const wasm = await valuesOn('wasm', run);
+    expect(relError(wasm[0]!, cpu[0]!)).toBeLessThan(1e-6);
+  });
+
   it('gather gradient (UnsortedSegmentSum) equals the cpu backend', async () => {
     const run = () => {
       const table = seededTensor([5, 3], 8);
@@ -311,22 +331,25 @@ describe('wasm training kernels: Tile and UnsortedSegmentSum', () => {
 });
 
 describe('wasm training kernels: a training step', () => {
-  it('gives the gradients of the cpu backend for a small ResNet with BatchNorm and a spatial gate', async () => {
-    await tf.setBackend('cpu');
-    const model = tinyResNet([12, 12, 2]);
-    const step = () => {
-      const x = seededTensor([4, 12, 12, 2], 11);
-      const labels = tf.oneHot(tf.tensor1d([0, 1, 2, 1], 'int32'), 3);
-      return trainingGradients(model, x, labels);
-    };
-    const cpu = await valuesOn('cpu', step);
-    const wasm = await valuesOn('wasm', step);
-    expect(wasm.length).toBe(model.trainableWeights.length + 1);
-    for (let i = 0; i < cpu.length; i++) {
-      expect(relError(wasm[i]!, cpu[i]!), model.trainableWeights[i - 1]?.name ?? 'loss').toBeLessThan(1e-5);
-    }
-    model.dispose();
-  });
+  it.each(['tfjs', 'fused'] as const)(
+    'gives the gradients of the cpu backend for a small ResNet with %s BatchNorm and a spatial gate',
+    async (batchNorm) => {
+      await tf.setBackend('cpu');
+      const model = tinyResNet([12, 12, 2], 4, 3, batchNorm);
+      const step = () => {
+        const x = seededTensor([4, 12, 12, 2], 11);
+        const labels = tf.oneHot(tf.tensor1d([0, 1, 2, 1], 'int32'), 3);
+        return trainingGradients(model, x, labels);
+      };
+      const cpu = await valuesOn('cpu', step);
+      const wasm = await valuesOn('wasm', step);
+      expect(wasm.length).toBe(model.trainableWeights.length + 1);
+      for (let i = 0; i < cpu.length; i++) {
+        expect(relError(wasm[i]!, cpu[i]!), model.trainableWeights[i - 1]?.name ?? 'loss').toBeLessThan(1e-5);
+      }
+      model.dispose();
+    },
+  );
 
   it('leaks neither engine tensors nor wasm buffers', async () => {
     await tf.setBackend('wasm');

@@ -9,6 +9,9 @@ import {
   setupWebGPU,
   unregisterWebGPUTrainingKernels,
 } from '../../src/backends/webgpu';
+import { FusedBatchNormalization } from '../../src/layers/batch_norm';
+import { LINEAR_COMBINATION_KERNEL, linearCombination } from '../../src/ops/index';
+import { SGD } from '../../src/train/sgd';
 import { relError, seededTensor, tinyResNet, trainingGradients, valuesOn } from './helpers';
 
 const adapter = await probeWebGPU();
@@ -37,7 +40,7 @@ function convGrads([xs, ws, strides, pad]: ConvCase): () => tf.Tensor[] {
 describe.skipIf(adapter == null)('webgpu backend (on the available adapter)', () => {
   beforeAll(async () => {
     const { trainingKernels } = await setupWebGPU();
-    expect(trainingKernels).toEqual(['Conv2DBackpropFilter']);
+    expect(trainingKernels).toEqual(['Conv2DBackpropFilter', LINEAR_COMBINATION_KERNEL]);
   });
 
   afterAll(async () => {
@@ -68,22 +71,69 @@ describe.skipIf(adapter == null)('webgpu backend (on the available adapter)', ()
     }
   });
 
-  it('gives the training gradients of the cpu backend for a small ResNet, without leaks', async () => {
-    await tf.setBackend('cpu');
-    const model = tinyResNet([8, 8, 1], 4, 3);
-    const step = () =>
-      trainingGradients(model, seededTensor([2, 8, 8, 1], 11), tf.oneHot(tf.tensor1d([0, 2], 'int32'), 3));
-    const cpu = await valuesOn('cpu', step);
-    const gpu = await valuesOn('webgpu', step);
-    for (let i = 0; i < cpu.length; i++) {
-      expect(relError(gpu[i]!, cpu[i]!), model.trainableWeights[i - 1]?.name ?? 'loss').toBeLessThan(
-        TOLERANCE,
-      );
+  it.each(['tfjs', 'fused'] as const)(
+    'gives the training gradients of the cpu backend for a small ResNet (%s BatchNorm), without leaks',
+    async (batchNorm) => {
+      await tf.setBackend('cpu');
+      const model = tinyResNet([8, 8, 1], 4, 3, batchNorm);
+      const step = () =>
+        trainingGradients(model, seededTensor([2, 8, 8, 1], 11), tf.oneHot(tf.tensor1d([0, 2], 'int32'), 3));
+      const cpu = await valuesOn('cpu', step);
+      const gpu = await valuesOn('webgpu', step);
+      for (let i = 0; i < cpu.length; i++) {
+        expect(relError(gpu[i]!, cpu[i]!), model.trainableWeights[i - 1]?.name ?? 'loss').toBeLessThan(
+          TOLERANCE,
+        );
+      }
+      const before = tf.memory().numTensors;
+      await valuesOn('webgpu', step);
+      expect(tf.memory().numTensors).toBe(before);
+      model.dispose();
+    },
+  );
+
+  it('fuses linearCombination into one dispatch, equal to the cpu ops', async () => {
+    // 65,535 * 256 + 1 elements need a second row of workgroups (one dimension holds 65,535).
+    for (const shape of [[3, 5, 7], [65535 * 256 + 1]]) {
+      const combine = () =>
+        linearCombination([
+          [seededTensor(shape, 1), 0.9],
+          [seededTensor(shape, 2), 1],
+          [seededTensor(shape, 3), -5e-4],
+        ]);
+      const cpu = await valuesOn('cpu', combine);
+      await tf.setBackend('webgpu');
+      const counter = countWebGPUCalls();
+      const gpu = await valuesOn('webgpu', combine);
+      // seededTensor uploads its values; the combination itself is the one dispatch.
+      expect(counter.stop().dispatches, `shape ${shape}`).toBe(1);
+      expect(relError(gpu[0]!, cpu[0]!), `shape ${shape}`).toBeLessThan(1e-6);
     }
-    const before = tf.memory().numTensors;
-    await valuesOn('webgpu', step);
-    expect(tf.memory().numTensors).toBe(before);
-    model.dispose();
+  });
+
+  it('SGD steps and BatchNorm moving statistics equal the cpu backend with the fused kernel', async () => {
+    const run = (): tf.Tensor[] => {
+      const w = tf.variable(seededTensor([4, 6], 4));
+      const sgd = new SGD({ momentum: 0.9, weightDecay: 5e-4, nesterov: true });
+      for (let step = 0; step < 3; step++) sgd.applyGradients([w], [seededTensor([4, 6], 5 + step)], 0.1);
+      const bn = new FusedBatchNormalization();
+      const x = seededTensor([2, 3, 3, 6], 9);
+      tf.dispose(bn.apply(x, { training: true }) as tf.Tensor);
+      tf.dispose(bn.apply(tf.mul(x, 2), { training: true }) as tf.Tensor);
+      const out = [
+        w.clone(),
+        ...bn
+          .getWeights()
+          .slice(2)
+          .map((t) => t.clone()),
+      ];
+      w.dispose();
+      bn.dispose();
+      return out;
+    };
+    const cpu = await valuesOn('cpu', run);
+    const gpu = await valuesOn('webgpu', run);
+    for (let i = 0; i < cpu.length; i++) expect(relError(gpu[i]!, cpu[i]!), `output ${i}`).toBeLessThan(1e-5);
   });
 
   it('counts dispatches and submits, and unhooks on stop()', async () => {

@@ -218,6 +218,23 @@ describe('resnetCbam: structure', () => {
     expect(walkLayers(a).filter((l) => l instanceof CompositeLayer)).toHaveLength(4 + 4 + 2);
   });
 
+  it('seed makes the initial weights reproducible and restores Math.random', () => {
+    const weights = (seed?: number): number[][] => {
+      const model = resnetCbam({ depth: 10, width: 4, inputShape: [12, 12, 1], seed });
+      const values = model.getWeights().map((w) => Array.from(w.dataSync()));
+      model.dispose();
+      return values;
+    };
+    const random = Math.random;
+    const a = weights(7);
+    expect(Math.random).toBe(random);
+    expect(weights(7)).toEqual(a);
+    expect(weights(8)).not.toEqual(a);
+    // Without a seed every build differs, as in tfjs.
+    expect(weights()).not.toEqual(weights());
+    expect(() => resnetCbam({ seed: -1 })).toThrow(/expected `seed` to be a non-negative integer/);
+  });
+
   it('rejects bad options with messages naming the argument and the allowed values', () => {
     const cases: [ResNetCbamOptions, RegExp][] = [
       [{ depth: 20 }, /resnetCbam: expected `depth` to be one of 10, 18, 34, 50, 101, 152, but got 20\./],

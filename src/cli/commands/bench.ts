@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Command } from 'commander';
 import { BACKEND_NAMES, type BackendName, useBackend } from '../../backends/select';
+import { forwardStep, timeSteps, trainingStep } from '../../backends/timing';
 import { type Placement, resnetCbam } from '../../models/resnet_cbam';
 import { CliError, intOption } from '../common';
 
@@ -14,15 +15,10 @@ export interface BenchRow {
   imgPerSec: number;
 }
 
-/** Mean images/s of `step` over `steps` runs after one warm-up run (`step` must block until done). */
-async function imagesPerSecond(batch: number, steps: number, step: () => void): Promise<number> {
-  step();
-  const t0 = performance.now();
-  for (let i = 0; i < steps; i++) step();
-  return (batch * steps * 1000) / (performance.now() - t0);
-}
-
-/** Times forward and plain-SGD training steps of resnetCbam on the current backend. */
+/**
+ * Times forward and training steps (`tf.variableGrads` and momentum SGD, as `npm run bench` does) of
+ * resnetCbam on the current backend: one warm-up step, then `steps` timed ones.
+ */
 export async function benchModels(
   backend: string,
   options: { depth: number; placements: Placement[]; batch: number; steps: number },
@@ -39,23 +35,13 @@ export async function benchModels(
   for (const placement of options.placements) {
     const name = `resnet${options.depth}-${placement}`;
     const model = resnetCbam({ depth: options.depth, placement, classifierActivation: 'linear' });
-    const optimizer = tf.train.sgd(0.001);
-    const forward = await imagesPerSecond(options.batch, options.steps, () => {
-      tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync());
-    });
-    const trainStep = await imagesPerSecond(options.batch, options.steps, () => {
-      tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(
-          () =>
-            tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
-        );
-        optimizer.applyGradients(grads);
-        value.dataSync();
-      });
-    });
-    rows.push({ backend, model: name, batch: options.batch, mode: 'forward', imgPerSec: round(forward) });
-    rows.push({ backend, model: name, batch: options.batch, mode: 'train', imgPerSec: round(trainStep) });
-    optimizer.dispose();
+    const timing = { batch: options.batch, steps: options.steps, warmup: 1 };
+    for (const mode of ['forward', 'train'] as const) {
+      const step = mode === 'forward' ? forwardStep(model, x) : trainingStep(model, x, y);
+      const { imgPerSec } = await timeSteps(step.run, timing);
+      step.dispose();
+      rows.push({ backend, model: name, batch: options.batch, mode, imgPerSec: round(imgPerSec) });
+    }
     model.dispose();
   }
   tf.dispose([x, y]);

@@ -95,6 +95,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     dropout: 0,
     classifierActivation: 'linear',
     name: 'demo_resnet10_cbam',
+    seed: options.seed,
   });
   log(`model: ResNet-10 + CBAM (paper placement), width ${options.width}, ${model.countParams()} parameters`);
   log(
@@ -198,7 +199,12 @@ export function registerDemo(program: Command): void {
       'train a small ResNet+CBAM on built-in synthetic faces, evaluate it and write attention heatmaps',
     )
     .option('--out <dir>', 'where summary.json, the model and the heatmaps go', 'demo-out')
-    .option('--seed <n>', 'random seed', intOption('--seed'), DEMO_DEFAULTS.seed)
+    .option(
+      '--seed <n>',
+      'seed of the faces, the initial weights and training',
+      intOption('--seed'),
+      DEMO_DEFAULTS.seed,
+    )
     .option(
       '--train-count <n>',
       'synthetic training faces',

@@ -37,7 +37,12 @@ export function registerTrain(program: Command): void {
       'initial (paper, constant) or peak (cosine, onecycle) learning rate',
       numberOption('--lr'),
     )
-    .option('--seed <n>', 'random seed', intOption('--seed'), 1)
+    .option(
+      '--seed <n>',
+      'seed of the initial weights, batch order, augmentation and dropout',
+      intOption('--seed'),
+      1,
+    )
     .option('--crop <n>', 'random crop size (44 for 48x48 FER2013)', intOption('--crop'), 44)
     .option('--balanced', 'class-balanced sampling', false)
     .option('--ten-crop-validation', 'validate with ten-crop averaging (slower)', false)
@@ -72,6 +77,7 @@ export function registerTrain(program: Command): void {
         inputShape: [opts.crop, opts.crop, 1],
         numClasses: data.classNames.length,
         classifierActivation: 'linear',
+        seed: opts.seed,
       });
       process.stderr.write(
         `model ${model.name}: ${model.countParams()} parameters; ${trainSet.count} training and ${validation?.count ?? 0} validation images\n`,
