@@ -7,12 +7,14 @@
 
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
+import { BATCH_NORM_GRAD_KERNEL, CHANNEL_MOMENTS_KERNEL } from '../ops/batch_norm';
 import { LINEAR_COMBINATION_KERNEL } from '../ops/linear_combination';
 import { conv2DBackpropInputNHWC } from './conv_grads';
 import {
   convGeometry,
   isChannelsFirst,
   type KernelArgs,
+  KernelScope,
   replaceKernel,
   restoreKernel,
   withScope,
@@ -333,6 +335,252 @@ function conv2DBackpropInputWebGPU({ inputs, backend, attrs }: KernelArgs): Tens
   });
 }
 
+/** Workgroup counts for `threads` threads, spread over y too (one dimension holds 65,535 workgroups). */
+function flatDispatch(threads: number, workgroupSize: number): [number, number, number] {
+  const groups = Math.ceil(threads / workgroupSize);
+  const rows = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / rows), rows, 1];
+}
+
+/** The fields tfjs's WebGPU backend reads from a program, for a flat program over `outputSize` values. */
+abstract class FlatProgram {
+  abstract variableNames: string[];
+  abstract uniforms: string;
+  abstract shaderKey: string;
+  workgroupSize: [number, number, number] = [64, 1, 1];
+  size = true;
+  outputShape: number[];
+  dispatchLayout = { x: [0] };
+  dispatch: [number, number, number];
+
+  /** `threads`: how many invocations `main(index)` needs (not necessarily the output size). */
+  constructor(outputSize: number, threads: number) {
+    this.outputShape = [outputSize];
+    this.dispatch = flatDispatch(threads, this.workgroupSize[0]);
+  }
+
+  abstract getUserCode(): string;
+}
+
+/**
+ * How BatchNorm's per-channel sums over `rows` rows are split: `parts` partial sums per channel of
+ * `rowsPerPart` rows each, so that `parts * channels` threads (up to ~64k) share the work and the
+ * final pass adds at most 1,024 partials per channel.
+ */
+function partition(rows: number, channels: number): { parts: number; rowsPerPart: number } {
+  const wanted = Math.max(1, Math.min(1024, Math.ceil(65536 / channels), rows));
+  const rowsPerPart = Math.ceil(rows / wanted);
+  return { parts: Math.ceil(rows / rowsPerPart), rowsPerPart };
+}
+
+/**
+ * Partial per-channel sums of a `[rows, channels]` activation, two per thread `(part, channel)`,
+ * written to `[parts, 2, channels]`. `'moments'`: `sum(x - shift)` and `sum((x - shift)^2)` with the
+ * first row as `shift` (so the variance does not cancel catastrophically for large means).
+ * `'grad'`: `sum(dy)` and `sum(dy * xhat)` with `xhat` computed in place from the mean and variance.
+ * Consecutive threads read consecutive channels of a row (coalesced).
+ */
+class ChannelPartialSumsProgram extends FlatProgram {
+  variableNames: string[];
+  uniforms = 'rows : i32, channels : i32, parts : i32, rowsPerPart : i32, epsilon : f32,';
+  shaderKey: string;
+
+  constructor(
+    private readonly mode: 'moments' | 'grad',
+    parts: number,
+    channels: number,
+  ) {
+    super(2 * parts * channels, parts * channels);
+    this.variableNames = mode === 'moments' ? ['x'] : ['x', 'dy', 'mu', 'sigma2'];
+    this.shaderKey = `fercbam_channel_partial_sums_${mode}`;
+  }
+
+  getUserCode(): string {
+    const body =
+      this.mode === 'moments'
+        ? `let shift = x[c];
+          for (var r = start; r < end; r = r + 1) {
+            let v = x[r * uniforms.channels + c] - shift;
+            s1 = s1 + v;
+            s2 = s2 + v * v;
+          }`
+        : `let m = mu[c];
+          let rstd = inverseSqrt(sigma2[c] + uniforms.epsilon);
+          for (var r = start; r < end; r = r + 1) {
+            let i = r * uniforms.channels + c;
+            let g = dy[i];
+            s1 = s1 + g;
+            s2 = s2 + g * (x[i] - m) * rstd;
+          }`;
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.parts * uniforms.channels) {
+          let c = index % uniforms.channels;
+          let p = index / uniforms.channels;
+          let start = p * uniforms.rowsPerPart;
+          let end = min(start + uniforms.rowsPerPart, uniforms.rows);
+          var s1 = 0.0;
+          var s2 = 0.0;
+          ${body}
+          setOutputAtIndex(p * 2 * uniforms.channels + c, s1);
+          setOutputAtIndex(p * 2 * uniforms.channels + uniforms.channels + c, s2);
+        }
+      }
+    `;
+  }
+}
+
+/**
+ * Adds up the partials of {@link ChannelPartialSumsProgram} per channel into one `[channels]` result:
+ * `'mean'` (`shift + S1 / rows`), `'variance'` (biased: `(S2 - S1^2 / rows) / rows`, at least 0),
+ * `'first'` (`S1`) or `'second'` (`S2`).
+ */
+class ChannelFinalizeProgram extends FlatProgram {
+  variableNames: string[];
+  uniforms = 'rows : i32, channels : i32, parts : i32,';
+  shaderKey: string;
+
+  constructor(
+    private readonly result: 'mean' | 'variance' | 'first' | 'second',
+    channels: number,
+  ) {
+    super(channels, channels);
+    // Only 'mean' reads x (its shift); an input the shader does not read would be dropped from the
+    // pipeline's bind-group layout and fail validation.
+    this.variableNames = result === 'mean' ? ['partials', 'x'] : ['partials'];
+    this.shaderKey = `fercbam_channel_finalize_${result}`;
+  }
+
+  getUserCode(): string {
+    const n = 'f32(uniforms.rows)';
+    const value = {
+      mean: `x[c] + s1 / ${n}`,
+      variance: `max((s2 - s1 * s1 / ${n}) / ${n}, 0.0)`,
+      first: 's1',
+      second: 's2',
+    }[this.result];
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.channels) {
+          let c = index;
+          var s1 = 0.0;
+          var s2 = 0.0;
+          for (var p = 0; p < uniforms.parts; p = p + 1) {
+            s1 = s1 + partials[p * 2 * uniforms.channels + c];
+            s2 = s2 + partials[p * 2 * uniforms.channels + uniforms.channels + c];
+          }
+          setOutputAtIndex(c, ${value});
+        }
+      }
+    `;
+  }
+}
+
+/** BatchNorm's input gradient `gamma * rstd * (dy - dbeta / n - xhat * dgamma / n)`, element-wise. */
+class BatchNormGradInputProgram extends FlatProgram {
+  variableNames = ['x', 'dy', 'mu', 'sigma2', 'gamma', 'dgamma', 'dbeta'];
+  uniforms = 'channels : i32, n : f32, epsilon : f32,';
+  shaderKey = 'fercbam_batch_norm_grad_input';
+  override workgroupSize: [number, number, number] = [256, 1, 1];
+
+  constructor(size: number) {
+    super(size, 0);
+    this.dispatch = flatDispatch(size, this.workgroupSize[0]);
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          let c = index % uniforms.channels;
+          let rstd = inverseSqrt(sigma2[c] + uniforms.epsilon);
+          let xhat = (x[index] - mu[c]) * rstd;
+          let centred = dy[index] - dbeta[c] / uniforms.n - xhat * dgamma[c] / uniforms.n;
+          setOutputAtIndex(index, gamma[c] * rstd * centred);
+        }
+      }
+    `;
+  }
+}
+
+/** Rows and channels of a channels-last tensor viewed as `[rows, channels]`. */
+function rowsAndChannels(x: TensorInfo): { rows: number; channels: number } {
+  const channels = x.shape[x.shape.length - 1] ?? 1;
+  return { rows: tf.util.sizeFromShape(x.shape) / channels, channels };
+}
+
+/** Runs `body` in a scope and keeps every tensor it returns (a kernel with several outputs). */
+function withScopeMulti(backend: tf.KernelBackend, body: (s: KernelScope) => TensorInfo[]): TensorInfo[] {
+  const scope = new KernelScope(backend, WEBGPU);
+  try {
+    return body(scope).map((t) => scope.keep(t));
+  } finally {
+    scope.dispose();
+  }
+}
+
+function runProgram(
+  s: KernelScope,
+  program: object,
+  inputs: TensorInfo[],
+  uniforms: { type: 'int32' | 'float32'; data: number[] }[],
+): TensorInfo {
+  return s.adopt((s.backend as WebGPUBackendLike).runWebGPUProgram(program, inputs, 'float32', uniforms));
+}
+
+const int32 = (v: number) => ({ type: 'int32' as const, data: [v] });
+const float32 = (v: number) => ({ type: 'float32' as const, data: [v] });
+
+/** {@link CHANNEL_MOMENTS_KERNEL}: mean and biased variance per channel in three dispatches. */
+function channelMomentsWebGPU({ inputs, backend }: KernelArgs): TensorInfo[] {
+  const x = inputs.x!;
+  const { rows, channels } = rowsAndChannels(x);
+  const { parts, rowsPerPart } = partition(rows, channels);
+  return withScopeMulti(backend, (s) => {
+    const flat = s.reshape(x, [rows * channels]);
+    const partials = runProgram(
+      s,
+      new ChannelPartialSumsProgram('moments', parts, channels),
+      [flat],
+      [int32(rows), int32(channels), int32(parts), int32(rowsPerPart), float32(0)],
+    );
+    const sizes = [int32(rows), int32(channels), int32(parts)];
+    return [
+      runProgram(s, new ChannelFinalizeProgram('mean', channels), [partials, flat], sizes),
+      runProgram(s, new ChannelFinalizeProgram('variance', channels), [partials], sizes),
+    ];
+  });
+}
+
+/** {@link BATCH_NORM_GRAD_KERNEL}: `dx`, `dgamma`, `dbeta` of BatchNorm in training in four dispatches. */
+function batchNormGradWebGPU({ inputs, backend, attrs }: KernelArgs): TensorInfo[] {
+  const { x, dy, mean, variance, gamma } = inputs as Record<string, TensorInfo>;
+  const epsilon = (attrs as { epsilon: number }).epsilon;
+  const { rows, channels } = rowsAndChannels(x!);
+  const { parts, rowsPerPart } = partition(rows, channels);
+  return withScopeMulti(backend, (s) => {
+    const size = rows * channels;
+    const xs = s.reshape(x!, [size]);
+    const dys = s.reshape(dy!, [size]);
+    const partials = runProgram(
+      s,
+      new ChannelPartialSumsProgram('grad', parts, channels),
+      [xs, dys, mean!, variance!],
+      [int32(rows), int32(channels), int32(parts), int32(rowsPerPart), float32(epsilon)],
+    );
+    const sizes = [int32(rows), int32(channels), int32(parts)];
+    const dbeta = runProgram(s, new ChannelFinalizeProgram('first', channels), [partials], sizes);
+    const dgamma = runProgram(s, new ChannelFinalizeProgram('second', channels), [partials], sizes);
+    const dx = runProgram(
+      s,
+      new BatchNormGradInputProgram(size),
+      [xs, dys, mean!, variance!, gamma!, dgamma, dbeta],
+      [int32(channels), float32(rows), float32(epsilon)],
+    );
+    return [s.reshape(dx, x!.shape.slice()), dgamma, dbeta];
+  });
+}
+
 /**
  * `a * x + b * y + c * z` for three same-shape float32 inputs in one dispatch (fer-cbam's
  * {@link LINEAR_COMBINATION_KERNEL}). A momentum-SGD update is two of these per variable instead of six
@@ -351,10 +599,7 @@ class LinearCombinationProgram {
   constructor(size: number) {
     this.outputShape = [size];
     this.dispatchLayout = { x: [0] };
-    // Spread over y as well: one dimension holds at most 65,535 workgroups.
-    const groups = Math.ceil(size / this.workgroupSize[0]);
-    const rows = Math.ceil(groups / 65535);
-    this.dispatch = [Math.ceil(groups / rows), rows, 1];
+    this.dispatch = flatDispatch(size, this.workgroupSize[0]);
   }
 
   getUserCode(): string {
@@ -416,9 +661,11 @@ let webgpuInstalled: Map<string, tf.KernelConfig | null> | null = null;
  */
 export function registerWebGPUTrainingKernels(options: WebGPUTrainingKernelOptions = {}): string[] {
   unregisterWebGPUTrainingKernels();
-  const kernels: [string, (a: KernelArgs) => TensorInfo][] = [
+  const kernels: [string, (a: KernelArgs) => TensorInfo | TensorInfo[]][] = [
     ['Conv2DBackpropFilter', conv2DBackpropFilterWebGPU],
     [LINEAR_COMBINATION_KERNEL, linearCombinationWebGPU],
+    [CHANNEL_MOMENTS_KERNEL, channelMomentsWebGPU],
+    [BATCH_NORM_GRAD_KERNEL, batchNormGradWebGPU],
   ];
   if (options.replaceConv2DBackpropInput) kernels.push(['Conv2DBackpropInput', conv2DBackpropInputWebGPU]);
   webgpuInstalled = new Map();

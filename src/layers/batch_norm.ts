@@ -4,6 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkBoolean, checkNumberInRange, expected } from '../errors';
+import { batchNormGradients, channelMoments } from '../ops/batch_norm';
 import { linearCombination } from '../ops/linear_combination';
 import { type InitializerName, initializer } from './attention_base';
 import { isTraining, oneShape, oneTensor } from './attention_maps';
@@ -20,11 +21,9 @@ export interface BatchMoments {
  * and (biased) variance, as BatchNorm does in training, with a hand-derived gradient.
  *
  * Why: tfjs differentiates the same computation op by op (through `moments` and `batchNorm`), which
- * costs about 40 kernels per BatchNorm in a training step; the closed form needs 6 large ones:
- * with `xhat = (x - mean) / std` and `n` values per channel,
- * `dbeta = sum(dy)`, `dgamma = sum(dy * xhat)`,
- * `dx = gamma / std * (dy - dbeta / n - xhat * dgamma / n)`.
- * On a GPU every kernel is a dispatch with its own overhead; on WASM each is a pass over memory.
+ * costs about 40 kernels per BatchNorm in a training step; the closed form ({@link batchNormGradients})
+ * needs 6 large ones, or one kernel call on WebGPU. On a GPU every kernel is a dispatch with its own
+ * overhead; on WASM each is a pass over memory.
  *
  * `onMoments` receives the batch mean and variance (kept out of the forward pass's scope; the
  * receiver owns and must dispose them) so the caller can update moving statistics without
@@ -38,12 +37,10 @@ export function batchNormInTraining(
   epsilon: number,
   onMoments?: (moments: BatchMoments) => void,
 ): Tensor {
-  const axes = x.shape.slice(0, -1).map((_, i) => i);
   const normalize = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, g, b] = args as [Tensor, Tensor, Tensor];
     const save = args[3] as tf.GradSaveFunc;
-    const mean = tf.mean(xIn, axes);
-    const variance = tf.mean(tf.squaredDifference(xIn, mean), axes);
+    const { mean, variance } = channelMoments(xIn);
     const value = tf.batchNorm(xIn, mean, variance, b, g, epsilon);
     save([xIn, mean, variance, g]);
     onMoments?.({ mean: tf.keep(mean), variance: tf.keep(variance) });
@@ -51,14 +48,7 @@ export function batchNormInTraining(
       value,
       gradFunc: (dy: Tensor, saved: Tensor[]): Tensor[] => {
         const [xs, m, v, gs] = saved as [Tensor, Tensor, Tensor, Tensor];
-        const n = xs.size / xs.shape[xs.shape.length - 1]!;
-        const xhat = tf.batchNorm(xs, m, v, undefined, undefined, epsilon);
-        const dbeta = tf.sum(dy, axes);
-        const dgamma = tf.sum(tf.mul(dy, xhat), axes);
-        const centred = tf.sub(dy, tf.mul(xhat, tf.div(dgamma, n)));
-        // (centred - dbeta / n) * gamma / sqrt(v + epsilon) is exactly what batchNorm computes with
-        // mean dbeta / n and scale gamma: one kernel, no per-channel vector ops.
-        const dx = tf.batchNorm(centred, tf.div(dbeta, n), v, undefined, gs, epsilon);
+        const { dx, dgamma, dbeta } = batchNormGradients(xs, dy, m, v, gs, epsilon);
         return [dx, dgamma, dbeta];
       },
     };

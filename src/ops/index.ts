@@ -1,1 +1,7 @@
+export {
+  BATCH_NORM_GRAD_KERNEL,
+  batchNormGradients,
+  CHANNEL_MOMENTS_KERNEL,
+  channelMoments,
+} from './batch_norm';
 export { LINEAR_COMBINATION_KERNEL, type LinearTerm, linearCombination } from './linear_combination';

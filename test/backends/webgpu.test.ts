@@ -10,7 +10,14 @@ import {
   unregisterWebGPUTrainingKernels,
 } from '../../src/backends/webgpu';
 import { FusedBatchNormalization } from '../../src/layers/batch_norm';
-import { LINEAR_COMBINATION_KERNEL, linearCombination } from '../../src/ops/index';
+import {
+  BATCH_NORM_GRAD_KERNEL,
+  batchNormGradients,
+  CHANNEL_MOMENTS_KERNEL,
+  channelMoments,
+  LINEAR_COMBINATION_KERNEL,
+  linearCombination,
+} from '../../src/ops/index';
 import { SGD } from '../../src/train/sgd';
 import { relError, seededTensor, tinyResNet, trainingGradients, valuesOn } from './helpers';
 
@@ -40,7 +47,12 @@ function convGrads([xs, ws, strides, pad]: ConvCase): () => tf.Tensor[] {
 describe.skipIf(adapter == null)('webgpu backend (on the available adapter)', () => {
   beforeAll(async () => {
     const { trainingKernels } = await setupWebGPU();
-    expect(trainingKernels).toEqual(['Conv2DBackpropFilter', LINEAR_COMBINATION_KERNEL]);
+    expect(trainingKernels).toEqual([
+      'Conv2DBackpropFilter',
+      LINEAR_COMBINATION_KERNEL,
+      CHANNEL_MOMENTS_KERNEL,
+      BATCH_NORM_GRAD_KERNEL,
+    ]);
   });
 
   afterAll(async () => {
@@ -110,6 +122,36 @@ describe.skipIf(adapter == null)('webgpu backend (on the available adapter)', ()
       expect(relError(gpu[0]!, cpu[0]!), `shape ${shape}`).toBeLessThan(1e-6);
     }
   });
+
+  it.each([
+    [[2, 5, 4, 6], 0],
+    [[3, 7, 7, 1], 0],
+    [[4, 9, 9, 3], 50], // a mean far from zero: the variance must not cancel
+    [[5, 77], 0], // rows not a multiple of the partition
+    [[1024, 65], 0], // more rows than partial sums
+  ])(
+    'BatchNorm moments and gradients (%j, offset %d) in 3 + 4 dispatches equal the cpu ops',
+    async (shape, offset) => {
+      const c = shape[shape.length - 1]!;
+      let dispatches = -1;
+      const run = (): tf.Tensor[] => {
+        const x = tf.add(tf.mul(seededTensor(shape, 1), 2), offset);
+        const dy = seededTensor(shape, 2);
+        const gamma = seededTensor([c], 3);
+        const counter = tf.getBackend() === 'webgpu' ? countWebGPUCalls() : null;
+        const { mean, variance } = channelMoments(x);
+        const g = batchNormGradients(x, dy, mean, variance, gamma, 1e-5);
+        if (counter) dispatches = counter.stop().dispatches;
+        return [mean, variance, g.dx, g.dgamma, g.dbeta];
+      };
+      const cpu = await valuesOn('cpu', run);
+      const gpu = await valuesOn('webgpu', run);
+      expect(dispatches).toBe(7);
+      const names = ['mean', 'variance', 'dx', 'dgamma', 'dbeta'];
+      for (let i = 0; i < cpu.length; i++)
+        expect(relError(gpu[i]!, cpu[i]!), names[i]).toBeLessThan(TOLERANCE);
+    },
+  );
 
   it('SGD steps and BatchNorm moving statistics equal the cpu backend with the fused kernel', async () => {
     const run = (): tf.Tensor[] => {
