@@ -4,7 +4,10 @@
  * Also runs here on lavapipe: `npx tsx bench/gpu_entry.ts --quick`.
  *
  * Prints one JSON line per measurement (and writes them to $OUT/gpu_bench.jsonl when OUT is set):
- * - a correctness check of fer-cbam's WebGPU gradient kernels against the cpu backend;
+ * - a correctness check of fer-cbam's WebGPU kernels (convolution gradients, BatchNorm moments and
+ *   gradient, linearCombination) against the cpu backend;
+ * - the time per training step where kernels are negligible (ResNet-18 at width 4 on 8x8, batch 1):
+ *   the per-dispatch overhead;
  * - resnetCbam depth 18, placements none and paper, batch 128: training and forward img/s with
  *   fer-cbam's kernels; training with tfjs's stock kernels; submit batching 15 (tfjs default), 64, 256;
  * - WebGPU calls per training step (dispatches, submits, uniform writes, bind groups, readbacks);
@@ -26,6 +29,8 @@ import {
   unregisterWebGPUTrainingKernels,
 } from '../src/backends/webgpu';
 import { resnetCbam } from '../src/models/resnet_cbam';
+import { batchNormGradients, channelMoments } from '../src/ops/batch_norm';
+import { linearCombination } from '../src/ops/linear_combination';
 
 const quick = process.argv.includes('--quick');
 const batch = quick ? 4 : 128;
@@ -79,6 +84,36 @@ for (const [xs, ws, strides] of [
     return d / s;
   });
   emit({ event: 'check', x: xs, filter: ws, strides, relErrDx: rel[0], relErrDw: rel[1] });
+}
+// fer-cbam's BatchNorm kernels (moments, gradient) and the fused SGD update against the cpu ops.
+{
+  const shape = [8, 22, 22, 64];
+  const fn = () => {
+    const xb = tf.add(tf.mul(tf.randomNormal(shape, 0, 1, 'float32', 4), 2), 3);
+    const dy = tf.randomNormal(shape, 0, 1, 'float32', 5);
+    const { mean, variance } = channelMoments(xb);
+    const g = batchNormGradients(xb, dy, mean, variance, tf.randomNormal([64], 1, 0.2, 'float32', 6), 1e-5);
+    const sgd = linearCombination([
+      [xb, 0.9],
+      [dy, 1],
+      [xb, 5e-4],
+    ]);
+    return [mean, variance, g.dx, g.dgamma, g.dbeta, sgd];
+  };
+  const cpu = await valuesOn('cpu', fn);
+  const gpu = await valuesOn('webgpu', fn);
+  const names = ['mean', 'variance', 'dx', 'dgamma', 'dbeta', 'linearCombination'];
+  const relErr: Record<string, number> = {};
+  cpu.forEach((c, i) => {
+    let d = 0;
+    let s = 0;
+    for (let j = 0; j < c.length; j++) {
+      d = Math.max(d, Math.abs(c[j]! - gpu[i]![j]!));
+      s = Math.max(s, Math.abs(c[j]!));
+    }
+    relErr[names[i]!] = d / s;
+  });
+  emit({ event: 'check', kernels: 'batchNorm+linearCombination', shape, relErr });
 }
 await tf.setBackend('webgpu');
 
@@ -139,6 +174,24 @@ async function profileTrainingStep(placement: 'none' | 'paper'): Promise<void> {
   model.dispose();
 }
 
+// Overhead per step with negligible kernel time: ResNet-18 'paper' at width 4 on 8x8 inputs, batch 1.
+{
+  const tiny = resnetCbam({ depth: 18, width: 4, inputShape: [8, 8, 1], classifierActivation: 'linear' });
+  const xt = tf.randomNormal([1, 8, 8, 1]);
+  const step = trainingStep(tiny, xt, tf.slice(y, [0, 0], [1, 7]));
+  const { msPerStep } = await timeSteps(step.run, { batch: 1, steps: quick ? 5 : 50, warmup: 2 });
+  const counter = countWebGPUCalls();
+  await step.run();
+  emit({
+    event: 'overhead',
+    model: 'resnet18-paper width 4, 8x8, batch 1',
+    msPerStep,
+    perStep: counter.stop(),
+  });
+  step.dispose();
+  tiny.dispose();
+}
+
 await measure('none', 'fer-cbam kernels, submit 64', ['train', 'forward']);
 await measure('paper', 'fer-cbam kernels, submit 64', ['train', 'forward']);
 for (const batchSize of [15, 256]) {
@@ -151,5 +204,6 @@ await measure('none', 'fer-cbam kernels + stride-phase Conv2DBackpropInput', ['t
 registerWebGPUTrainingKernels();
 await profileTrainingStep('none');
 unregisterWebGPUTrainingKernels();
+// Without any fer-cbam WebGPU kernel (tfjs's own, and fer-cbam's BatchNorm and SGD as tfjs ops).
 await measure('none', 'tfjs stock kernels', ['train']);
 emit({ event: 'done' });
