@@ -59,6 +59,16 @@ async function valuesOn(backend: string, fn: () => tf.Tensor[]): Promise<Float32
   tf.dispose(out);
   return vals;
 }
+/** max |a - b| / max |b|: relative to the reference's scale. */
+function relError(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  let s = 0;
+  for (let j = 0; j < b.length; j++) {
+    d = Math.max(d, Math.abs(a[j]! - b[j]!));
+    s = Math.max(s, Math.abs(b[j]!));
+  }
+  return d / s;
+}
 for (const [xs, ws, strides] of [
   [[2, 22, 22, 16], [3, 3, 16, 32], 2],
   [[2, 11, 11, 32], [3, 3, 32, 32], 1],
@@ -74,15 +84,7 @@ for (const [xs, ws, strides] of [
   };
   const cpu = await valuesOn('cpu', fn);
   const gpu = await valuesOn('webgpu', fn);
-  const rel = cpu.map((c, i) => {
-    let d = 0;
-    let s = 0;
-    for (let j = 0; j < c.length; j++) {
-      d = Math.max(d, Math.abs(c[j]! - gpu[i]![j]!));
-      s = Math.max(s, Math.abs(c[j]!));
-    }
-    return d / s;
-  });
+  const rel = cpu.map((c, i) => relError(gpu[i]!, c));
   emit({ event: 'check', x: xs, filter: ws, strides, relErrDx: rel[0], relErrDw: rel[1] });
 }
 // fer-cbam's BatchNorm kernels (moments, gradient) and the fused SGD update against the cpu ops.
@@ -103,16 +105,7 @@ for (const [xs, ws, strides] of [
   const cpu = await valuesOn('cpu', fn);
   const gpu = await valuesOn('webgpu', fn);
   const names = ['mean', 'variance', 'dx', 'dgamma', 'dbeta', 'linearCombination'];
-  const relErr: Record<string, number> = {};
-  cpu.forEach((c, i) => {
-    let d = 0;
-    let s = 0;
-    for (let j = 0; j < c.length; j++) {
-      d = Math.max(d, Math.abs(c[j]! - gpu[i]![j]!));
-      s = Math.max(s, Math.abs(c[j]!));
-    }
-    relErr[names[i]!] = d / s;
-  });
+  const relErr = Object.fromEntries(cpu.map((c, i) => [names[i]!, relError(gpu[i]!, c)]));
   emit({ event: 'check', kernels: 'batchNorm+linearCombination', shape, relErr });
 }
 await tf.setBackend('webgpu');

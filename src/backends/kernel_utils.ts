@@ -157,9 +157,21 @@ export function withScope(
   backendName: string,
   body: (s: KernelScope) => TensorInfo,
 ): TensorInfo {
+  return withScopeAll(backend, backendName, (s) => [body(s)])[0]!;
+}
+
+/**
+ * {@link withScope} for a kernel with several outputs: keeps every tensor `body` returns.
+ * @internal
+ */
+export function withScopeAll(
+  backend: KernelBackend,
+  backendName: string,
+  body: (s: KernelScope) => TensorInfo[],
+): TensorInfo[] {
   const scope = new KernelScope(backend, backendName);
   try {
-    return scope.keep(body(scope));
+    return body(scope).map((t) => scope.keep(t));
   } finally {
     scope.dispose();
   }

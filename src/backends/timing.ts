@@ -6,14 +6,14 @@
  * optimizer step (`tf.variableGrads` and momentum SGD), not fer-cbam's training loop (`src/train`, which
  * adds data, metrics and callbacks). The CLI (`fer-cbam bench`, the outermost layer) and the scripts in
  * `bench/` (outside the package) both import it from here. It imports nothing but tfjs-core, the
- * argument checks and `src/ops`, so `bench/gpu_entry.ts` can bundle it by path without pulling in the wasm and
+ * argument checks and fer-cbam's `SGD` (which needs only `src/ops`), so `bench/gpu_entry.ts` can bundle it by path without pulling in the wasm and
  * tensorflow backends.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkNonNegativeInteger, checkPositiveInteger } from '../errors';
-import { linearCombination } from '../ops/linear_combination';
+import { SGD } from '../train/sgd';
 
 /** Result of {@link timeSteps}: means over the timed steps. @category Backends */
 export interface StepTiming {
@@ -139,8 +139,8 @@ export function forwardStep(model: tfl.LayersModel, x: tf.Tensor): ModelStep {
 
 /**
  * A training step: softmax cross-entropy of `model.apply(x, { training: true })` (logits) against the
- * one-hot `y`, `tf.variableGrads`, and a momentum SGD update as `SGD` does it (PyTorch semantics, fused
- * updates on WebGPU; no weight decay, like the PyTorch benchmark), with the loss downloaded. It measures
+ * one-hot `y`, `tf.variableGrads`, and an update by fer-cbam's `SGD` (PyTorch semantics, fused updates
+ * on WebGPU; no weight decay, like the PyTorch benchmark), with the loss downloaded. It measures
  * the backend, not fer-cbam's training loop (see `train`). The step owns its optimizer state (one
  * velocity per variable): call `dispose()` when done.
  * @example
@@ -158,42 +158,27 @@ export function trainingStep(
   options: TrainingStepOptions = {},
 ): ModelStep {
   const learningRate = options.learningRate ?? 0.01;
-  const momentum = options.momentum ?? 0.9;
+  const sgd = new SGD({ momentum: options.momentum ?? 0.9, weightDecay: 0 });
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  let velocities: tf.Variable[] | null = null;
   return {
     run: async () => {
-      velocities ??= variables.map((v) => tf.tidy(() => tf.variable(tf.zerosLike(v), false)));
-      const state = velocities;
       const loss = tf.tidy(() => {
         const { value, grads } = tf.variableGrads(
           () =>
             tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
           variables,
         );
-        // PyTorch's momentum SGD (v = m * v + g; w -= lr * v), with the fused update fer-cbam's SGD uses.
-        variables.forEach((w, i) => {
-          const v = linearCombination([
-            [state[i]!, momentum],
-            [grads[w.name]!, 1],
-          ]);
-          state[i]!.assign(v);
-          w.assign(
-            linearCombination([
-              [w, 1],
-              [v, -learningRate],
-            ]),
-          );
-        });
+        sgd.applyGradients(
+          variables,
+          variables.map((w) => grads[w.name]!),
+          learningRate,
+        );
         return value;
       });
       await loss.data();
       loss.dispose();
     },
-    dispose: () => {
-      tf.dispose(velocities ?? []);
-      velocities = null;
-    },
+    dispose: () => sgd.dispose(),
   };
 }
 

@@ -14,10 +14,11 @@ import {
   convGeometry,
   isChannelsFirst,
   type KernelArgs,
-  KernelScope,
+  type KernelScope,
   replaceKernel,
   restoreKernel,
   withScope,
+  withScopeAll,
 } from './kernel_utils';
 import { isNode } from './node_env';
 
@@ -347,16 +348,17 @@ abstract class FlatProgram {
   abstract variableNames: string[];
   abstract uniforms: string;
   abstract shaderKey: string;
-  workgroupSize: [number, number, number] = [64, 1, 1];
+  workgroupSize: [number, number, number];
   size = true;
   outputShape: number[];
   dispatchLayout = { x: [0] };
   dispatch: [number, number, number];
 
   /** `threads`: how many invocations `main(index)` needs (not necessarily the output size). */
-  constructor(outputSize: number, threads: number) {
+  constructor(outputSize: number, threads: number, workgroupSize = 64) {
     this.outputShape = [outputSize];
-    this.dispatch = flatDispatch(threads, this.workgroupSize[0]);
+    this.workgroupSize = [workgroupSize, 1, 1];
+    this.dispatch = flatDispatch(threads, workgroupSize);
   }
 
   abstract getUserCode(): string;
@@ -481,11 +483,9 @@ class BatchNormGradInputProgram extends FlatProgram {
   variableNames = ['x', 'dy', 'mu', 'sigma2', 'gamma', 'dgamma', 'dbeta'];
   uniforms = 'channels : i32, n : f32, epsilon : f32,';
   shaderKey = 'fercbam_batch_norm_grad_input';
-  override workgroupSize: [number, number, number] = [256, 1, 1];
 
   constructor(size: number) {
-    super(size, 0);
-    this.dispatch = flatDispatch(size, this.workgroupSize[0]);
+    super(size, size, 256);
   }
 
   getUserCode(): string {
@@ -509,16 +509,6 @@ function rowsAndChannels(x: TensorInfo): { rows: number; channels: number } {
   return { rows: tf.util.sizeFromShape(x.shape) / channels, channels };
 }
 
-/** Runs `body` in a scope and keeps every tensor it returns (a kernel with several outputs). */
-function withScopeMulti(backend: tf.KernelBackend, body: (s: KernelScope) => TensorInfo[]): TensorInfo[] {
-  const scope = new KernelScope(backend, WEBGPU);
-  try {
-    return body(scope).map((t) => scope.keep(t));
-  } finally {
-    scope.dispose();
-  }
-}
-
 function runProgram(
   s: KernelScope,
   program: object,
@@ -536,7 +526,7 @@ function channelMomentsWebGPU({ inputs, backend }: KernelArgs): TensorInfo[] {
   const x = inputs.x!;
   const { rows, channels } = rowsAndChannels(x);
   const { parts, rowsPerPart } = partition(rows, channels);
-  return withScopeMulti(backend, (s) => {
+  return withScopeAll(backend, WEBGPU, (s) => {
     const flat = s.reshape(x, [rows * channels]);
     const partials = runProgram(
       s,
@@ -558,7 +548,7 @@ function batchNormGradWebGPU({ inputs, backend, attrs }: KernelArgs): TensorInfo
   const epsilon = (attrs as { epsilon: number }).epsilon;
   const { rows, channels } = rowsAndChannels(x!);
   const { parts, rowsPerPart } = partition(rows, channels);
-  return withScopeMulti(backend, (s) => {
+  return withScopeAll(backend, WEBGPU, (s) => {
     const size = rows * channels;
     const xs = s.reshape(x!, [size]);
     const dys = s.reshape(dy!, [size]);
@@ -586,20 +576,13 @@ function batchNormGradWebGPU({ inputs, backend, attrs }: KernelArgs): TensorInfo
  * {@link LINEAR_COMBINATION_KERNEL}). A momentum-SGD update is two of these per variable instead of six
  * tfjs kernels, a BatchNorm moving-statistics update two instead of seven.
  */
-class LinearCombinationProgram {
+class LinearCombinationProgram extends FlatProgram {
   variableNames = ['x', 'y', 'z'];
   uniforms = 'a : f32, b : f32, c : f32,';
-  workgroupSize: [number, number, number] = [256, 1, 1];
-  size = true;
-  outputShape: number[];
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
   shaderKey = 'fercbam_linear_combination';
 
   constructor(size: number) {
-    this.outputShape = [size];
-    this.dispatchLayout = { x: [0] };
-    this.dispatch = flatDispatch(size, this.workgroupSize[0]);
+    super(size, size, 256);
   }
 
   getUserCode(): string {
@@ -619,17 +602,11 @@ function linearCombinationWebGPU({ inputs, backend, attrs }: KernelArgs): Tensor
   const size = tf.util.sizeFromShape(x.shape);
   return withScope(backend, WEBGPU, (s) => {
     const flat = (t: TensorInfo) => s.reshape(t, [size]);
-    const out = s.adopt(
-      (backend as WebGPUBackendLike).runWebGPUProgram(
-        new LinearCombinationProgram(size),
-        [flat(x), flat(y), flat(z)],
-        'float32',
-        [
-          { type: 'float32', data: [a] },
-          { type: 'float32', data: [b] },
-          { type: 'float32', data: [c] },
-        ],
-      ),
+    const out = runProgram(
+      s,
+      new LinearCombinationProgram(size),
+      [flat(x), flat(y), flat(z)],
+      [float32(a), float32(b), float32(c)],
     );
     return s.reshape(out, x.shape.slice());
   });

@@ -18,6 +18,14 @@ import type { Shape } from './composite';
 /** The name of a weight initializer. @internal */
 export type InitializerName = 'glorotUniform' | 'zeros' | 'ones';
 
+/** Creates a float32 variable: `(name, shape, initializer, trainable = true)`. @internal */
+export type AddVariable = (
+  name: string,
+  shape: number[],
+  init: InitializerName,
+  trainable?: boolean,
+) => tfl.LayerVariable;
+
 /** An initializer by name. @internal */
 export function initializer(name: InitializerName) {
   if (name === 'glorotUniform') return tfl.initializers.glorotUniform({});
@@ -52,12 +60,8 @@ export abstract class AttentionLayerBase extends tfl.layers.Layer implements Att
   }
 
   /** `addWeight` with dtype float32 and an initializer by name. @internal */
-  protected readonly addVariable = (
-    name: string,
-    shape: number[],
-    init: InitializerName,
-    trainable = true,
-  ): tfl.LayerVariable => this.addWeight(name, shape, 'float32', initializer(init), undefined, trainable);
+  protected readonly addVariable: AddVariable = (name, shape, init, trainable = true) =>
+    this.addWeight(name, shape, 'float32', initializer(init), undefined, trainable);
 
   /** Creates the weights for an input with `channels` channels. @internal */
   protected abstract buildWeights(channels: number): void;

@@ -6,12 +6,13 @@ import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkBoolean, checkNumberInRange, expected } from '../errors';
 import { batchNormGradients, channelMoments } from '../ops/batch_norm';
 import { linearCombination } from '../ops/linear_combination';
-import { type InitializerName, initializer } from './attention_base';
+import { type AddVariable, initializer } from './attention_base';
 import { isTraining, oneShape, oneTensor } from './attention_maps';
 import type { Shape } from './composite';
 
-/** Batch statistics of one {@link batchNormInTraining} call, per channel. @internal */
-export interface BatchMoments {
+/** Output and batch statistics (per channel) of one {@link batchNormInTraining} call. @internal */
+export interface NormalizedBatch {
+  y: Tensor;
   mean: Tensor;
   variance: Tensor;
 }
@@ -25,9 +26,8 @@ export interface BatchMoments {
  * needs 6 large ones, or one kernel call on WebGPU. On a GPU every kernel is a dispatch with its own
  * overhead; on WASM each is a pass over memory.
  *
- * `onMoments` receives the batch mean and variance (kept out of the forward pass's scope; the
- * receiver owns and must dispose them) so the caller can update moving statistics without
- * computing them twice.
+ * Returns the batch mean and variance too (kept out of the forward pass's scope: the caller owns and
+ * must dispose them), so moving statistics are updated without computing them twice.
  * @internal
  */
 export function batchNormInTraining(
@@ -35,15 +35,16 @@ export function batchNormInTraining(
   gamma: Tensor,
   beta: Tensor,
   epsilon: number,
-  onMoments?: (moments: BatchMoments) => void,
-): Tensor {
+): NormalizedBatch {
+  // customGrad returns one tensor; the moments leave its forward pass through this variable.
+  let moments: { mean: Tensor; variance: Tensor } | null = null;
   const normalize = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, g, b] = args as [Tensor, Tensor, Tensor];
     const save = args[3] as tf.GradSaveFunc;
     const { mean, variance } = channelMoments(xIn);
     const value = tf.batchNorm(xIn, mean, variance, b, g, epsilon);
     save([xIn, mean, variance, g]);
-    onMoments?.({ mean: tf.keep(mean), variance: tf.keep(variance) });
+    moments = { mean: tf.keep(mean), variance: tf.keep(variance) };
     return {
       value,
       gradFunc: (dy: Tensor, saved: Tensor[]): Tensor[] => {
@@ -53,7 +54,8 @@ export function batchNormInTraining(
       },
     };
   });
-  return normalize(x, gamma, beta);
+  const y = normalize(x, gamma, beta);
+  return { y, ...moments! };
 }
 
 /** Validates BatchNorm momentum (default 0.9) and epsilon (default 1e-5). @internal */
@@ -76,14 +78,6 @@ export interface BatchNormWeights {
   movingMean: tfl.LayerVariable;
   movingVariance: tfl.LayerVariable;
 }
-
-/** Creates a variable: `(name, shape, initializer, trainable = true)`. @internal */
-export type AddVariable = (
-  name: string,
-  shape: number[],
-  init: InitializerName,
-  trainable?: boolean,
-) => tfl.LayerVariable;
 
 /**
  * Adds `<prefix>gamma`, `<prefix>beta` (trainable), `<prefix>moving_mean` and `<prefix>moving_variance`
@@ -128,11 +122,7 @@ export function batchNormLastAxis(
       epsilon,
     );
   }
-  let moments: BatchMoments | null = null;
-  const y = batchNormInTraining(x, w.gamma.read(), w.beta.read(), epsilon, (m) => {
-    moments = m;
-  });
-  const { mean, variance } = moments as unknown as BatchMoments;
+  const { y, mean, variance } = batchNormInTraining(x, w.gamma.read(), w.beta.read(), epsilon);
   const n = x.size / x.shape[x.shape.length - 1]!;
   const decay = 1 - momentum;
   const unbiased = n / Math.max(n - 1, 1);
@@ -186,9 +176,9 @@ const WHERE = 'FusedBatchNormalization';
  * Batch normalization over the last (channel) axis, a drop-in for `tf.layers.batchNormalization({ axis: -1 })`
  * that trains faster and follows PyTorch's `BatchNorm2d`:
  *
- * - **Fused gradient.** In training the normalisation has a hand-derived gradient (7 large kernels
- *   instead of the ~40 small ones tfjs's automatic differentiation records per BatchNorm), which
- *   matters most on WebGPU, where each kernel is a dispatch.
+ * - **Fused gradient.** In training the normalisation has a hand-derived gradient (6 large kernels,
+ *   or 4 dispatches on WebGPU, instead of the ~40 small ones tfjs's automatic differentiation records
+ *   per BatchNorm), which matters most on WebGPU, where each kernel is a dispatch.
  * - **PyTorch semantics.** Training normalises with the batch mean and biased variance and updates
  *   the moving variance with the **unbiased** batch variance (tfjs's layer uses the biased one), so
  *   moving statistics equal PyTorch's after the same steps.

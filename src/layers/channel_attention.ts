@@ -3,10 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import { checkBoolean, checkPositiveInteger, expected } from '../errors';
-import { AttentionLayerBase, type InitializerName } from './attention_base';
+import { type AddVariable, AttentionLayerBase } from './attention_base';
 import type { AttentionLayer, AttentionMaps } from './attention_maps';
-
-// Re-exported for modules that import it from here.
 
 /** A global pooling applied before the shared MLP of {@link ChannelAttention}. @category Layers */
 export type PoolType = 'avg' | 'max';
@@ -139,7 +137,7 @@ export function mlpGate(x: Tensor, pools: readonly PoolType[], w: MlpWeights): T
 
 /** Adds the MLP weights `fc1/kernel [C, h]`, `fc1/bias [h]`, `fc2/kernel [h, C]`, `fc2/bias [C]`. @internal */
 export function addMlpWeights(
-  add: (name: string, shape: number[], init: InitializerName) => tfl.LayerVariable,
+  add: AddVariable,
   channels: number,
   hidden: number,
   useBias: boolean,

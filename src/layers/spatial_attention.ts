@@ -156,19 +156,14 @@ export class SpatialAttention extends AttentionLayerBase implements AttentionLay
     if (this.useBatchNorm) this.bn = addBatchNormWeights(this.addVariable, 'bn/', 1, this.zeroInitGamma);
   }
 
-  /** The gate `sigmoid(bn(conv(pool(x))))`, `[batch, H, W, 1]`. */
-  private gate(x: Tensor, training: boolean): Tensor {
+  /** The gate `sigmoid(bn(conv(pool(x))))`, `[batch, H, W, 1]`, under the key `spatial`. @internal */
+  protected override gates(x: Tensor, training: boolean): AttentionMaps {
     const mean = tf.mean(x, 3, true);
     const max = tf.max(x, 3, true);
     const pooled = tf.concat(this.poolOrder === 'meanMax' ? [mean, max] : [max, mean], 3) as tf.Tensor4D;
     let logits: Tensor = tf.conv2d(pooled, this.kernel!.read() as tf.Tensor4D, 1, 'same');
     if (this.bn) logits = batchNormLastAxis(logits, this.bn, training, this.momentum, this.epsilon);
-    return tf.sigmoid(logits);
-  }
-
-  /** @internal */
-  protected override gates(x: Tensor, training: boolean): AttentionMaps {
-    return { spatial: this.gate(x, training) };
+    return { spatial: tf.sigmoid(logits) };
   }
 }
 tf.serialization.registerClass(SpatialAttention);
