@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { FusedBatchNormalization } from '../../src/layers/batch_norm';
+import { mulberry32 } from '../../src/random';
 
 /** max |a - b| / max |b|: relative to the reference's scale, so near-zero entries don't dominate. */
 export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -27,16 +28,8 @@ export async function valuesOn(backend: string, fn: () => tf.Tensor | tf.Tensor[
 
 /** Deterministic pseudo-random values in [-1, 1) (mulberry32). */
 export function seeded(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
+  const next = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => next() * 2 - 1);
 }
 
 /** A tensor of seeded values. */
@@ -112,4 +105,24 @@ export function trainingGradients(model: tfl.LayersModel, x: tf.Tensor, labels: 
     vars,
   );
   return [value, ...vars.map((v) => grads[v.name]!)];
+}
+
+/** A convolution case: input shape, filter shape, strides, padding. */
+export type ConvCase = [
+  x: number[],
+  w: number[],
+  strides: number | [number, number],
+  pad: 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]],
+];
+
+/** Gradients of sum(conv2d(x, w) * r) for a fixed random r: exercises both backprop kernels. */
+export function convGrads([xs, ws, strides, pad]: ConvCase): () => tf.Tensor[] {
+  return () => {
+    const x = seededTensor(xs, 1) as tf.Tensor4D;
+    const w = seededTensor(ws, 2) as tf.Tensor4D;
+    const r = seededTensor(tf.conv2d(x, w, strides, pad).shape, 3);
+    return tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad), r)),
+    )([x, w]);
+  };
 }

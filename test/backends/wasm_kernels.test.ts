@@ -6,14 +6,15 @@ import {
   unregisterWasmTrainingKernels,
   WASM_TRAINING_KERNEL_DEFAULTS,
 } from '../../src/backends/wasm_kernels';
-import { relError, seededTensor, tinyResNet, trainingGradients, valuesOn } from './helpers';
-
-type Pad =
-  | 'same'
-  | 'valid'
-  | number
-  | [[number, number], [number, number], [number, number], [number, number]];
-type ConvCase = [x: number[], w: number[], strides: number | [number, number], pad: Pad];
+import {
+  type ConvCase,
+  convGrads,
+  relError,
+  seededTensor,
+  tinyResNet,
+  trainingGradients,
+  valuesOn,
+} from './helpers';
 
 const CONV_CASES: ConvCase[] = [
   [[2, 7, 7, 3], [3, 3, 3, 4], 1, 'same'],
@@ -41,18 +42,6 @@ const CONV_CASES: ConvCase[] = [
   ],
   [[3, 44, 44, 1], [3, 3, 1, 8], 1, 'same'],
 ];
-
-/** Gradients of sum(conv2d(x, w) * r) for a fixed random r: exercises both backprop kernels. */
-function convGrads([xs, ws, strides, pad]: ConvCase): () => tf.Tensor[] {
-  return () => {
-    const x = seededTensor(xs, 1) as tf.Tensor4D;
-    const w = seededTensor(ws, 2) as tf.Tensor4D;
-    const r = seededTensor(tf.conv2d(x, w, strides, pad).shape, 3);
-    return tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-      tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad), r)),
-    )([x, w]);
-  };
-}
 
 beforeAll(async () => {
   registerWasmTrainingKernels();

@@ -19,30 +19,26 @@ import {
   linearCombination,
 } from '../../src/ops/index';
 import { SGD } from '../../src/train/sgd';
-import { relError, seededTensor, tinyResNet, trainingGradients, valuesOn } from './helpers';
+import {
+  type ConvCase,
+  convGrads,
+  relError,
+  seededTensor,
+  tinyResNet,
+  trainingGradients,
+  valuesOn,
+} from './helpers';
 
 const adapter = await probeWebGPU();
 // GPU float32 (and lavapipe's reassociated sums) differ from the cpu backend in the last bits.
 const TOLERANCE = 1e-4;
 
-type ConvCase = [x: number[], w: number[], strides: number, pad: 'same' | 'valid'];
 const CASES: ConvCase[] = [
   [[2, 7, 7, 3], [3, 3, 3, 4], 1, 'same'],
   [[2, 8, 8, 3], [3, 3, 3, 4], 2, 'same'],
   [[2, 6, 6, 4], [1, 1, 4, 8], 2, 'same'],
   [[2, 8, 9, 3], [3, 2, 3, 5], 2, 'valid'],
 ];
-
-function convGrads([xs, ws, strides, pad]: ConvCase): () => tf.Tensor[] {
-  return () => {
-    const x = seededTensor(xs, 1) as tf.Tensor4D;
-    const w = seededTensor(ws, 2) as tf.Tensor4D;
-    const r = seededTensor(tf.conv2d(x, w, strides, pad).shape, 3);
-    return tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-      tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad), r)),
-    )([x, w]);
-  };
-}
 
 describe.skipIf(adapter == null)('webgpu backend (on the available adapter)', () => {
   beforeAll(async () => {

@@ -3,6 +3,8 @@
  * equations with explicit index arithmetic (NHWC, row-major), independent of tfjs ops.
  */
 
+import { mulberry32 } from '../../src/random';
+
 export type Shape4 = [number, number, number, number];
 type Arr = ArrayLike<number>;
 
@@ -309,14 +311,7 @@ export function tieFreeData(
 
 /** Deterministic standard-normal float32 values (mulberry32 + Box-Muller). */
 export function normalData(n: number, seed: number): Float32Array {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
   return out;

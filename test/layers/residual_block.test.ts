@@ -4,26 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { listAttention, registerAttention } from '../../src/layers/attention_registry';
 import type { Layer } from '../../src/layers/composite';
 import { RESIDUAL_BLOCK_DEFAULTS, ResidualBlock, residualBlock } from '../../src/layers/residual_block';
+import { seeded } from '../backends/helpers';
 
 // A weightless stand-in attention module, to test the attention slot's plumbing (config, names,
 // serialisation) independently of the real attention layers. It reads one option to prove options arrive.
 registerAttention('testGate', (args) =>
   tfl.layers.activation({ name: args.name, activation: (args.gateActivation as 'sigmoid') ?? 'sigmoid' }),
 );
-
-/** Deterministic pseudo-random values in [-1, 1) (mulberry32). */
-function rand(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 /** NHWC image as nested plain arrays [h][w][c]. */
 type Img = number[][][];
@@ -86,7 +73,7 @@ let seed = 10;
 function setConv(block: ResidualBlock, name: string): Float32Array {
   const layer = child(block, name);
   const shape = layer.getWeights()[0]!.shape;
-  const kernel = rand(
+  const kernel = seeded(
     shape.reduce((a, b) => a * b, 1),
     seed++,
   );
@@ -98,10 +85,10 @@ function setBn(block: ResidualBlock, name: string): Bn {
   const layer = child(block, name);
   const c = layer.getWeights()[0]!.shape[0]!;
   const p: Bn = {
-    gamma: rand(c, seed++).map((v) => 1 + 0.5 * v),
-    beta: rand(c, seed++).map((v) => 0.3 * v),
-    mean: rand(c, seed++).map((v) => 0.2 * v),
-    variance: rand(c, seed++).map((v) => 1 + 0.5 * v),
+    gamma: seeded(c, seed++).map((v) => 1 + 0.5 * v),
+    beta: seeded(c, seed++).map((v) => 0.3 * v),
+    mean: seeded(c, seed++).map((v) => 0.2 * v),
+    variance: seeded(c, seed++).map((v) => 1 + 0.5 * v),
   };
   layer.setWeights([p.gamma, p.beta, p.mean, p.variance].map((a) => tf.tensor1d(a)));
   return p;
@@ -237,7 +224,7 @@ describe('ResidualBlock: values', () => {
     const b2 = setBn(block, 'bn2');
     const ks = setConv(block, 'shortcut_conv');
     const bs = setBn(block, 'shortcut_bn');
-    const xData = rand(h * w * cin, 99);
+    const xData = seeded(h * w * cin, 99);
     const img = toImg(xData, h, w, cin);
     const branch = bnInfer(conv(relu(bnInfer(conv(img, k1, 3, f, 2, 1), b1)), k2, 3, f, 1, 1), b2);
     const shortcut = bnInfer(conv(img, ks, 1, f, 2, 0), bs);
@@ -259,7 +246,7 @@ describe('ResidualBlock: values', () => {
     const b3 = setBn(block, 'bn3');
     const ks = setConv(block, 'shortcut_conv');
     const bs = setBn(block, 'shortcut_bn');
-    const xData = rand(h * w * cin, 7);
+    const xData = seeded(h * w * cin, 7);
     const img = toImg(xData, h, w, cin);
     let y = relu(bnInfer(conv(img, k1, 1, f, 1, 0), b1));
     y = relu(bnInfer(conv(y, k2, 3, f, 2, 1), b2));
@@ -277,7 +264,7 @@ describe('ResidualBlock: values', () => {
     const b1 = setBn(block, 'bn1');
     const k2 = setConv(block, 'conv2');
     const b2 = setBn(block, 'bn2');
-    const xData = rand(32, 5);
+    const xData = seeded(32, 5);
     const img = toImg(xData, 4, 4, 2);
     const branch = bnInfer(conv(relu(bnInfer(conv(img, k1, 3, 2, 1, 1), b1)), k2, 3, 2, 1, 1), b2);
     const out = model.predict(tf.tensor4d(xData, [1, 4, 4, 2])) as tf.Tensor;
@@ -292,7 +279,7 @@ describe('ResidualBlock: values', () => {
     const b1 = setBn(block, 'bn1');
     const k2 = setConv(block, 'conv2');
     const b2 = setBn(block, 'bn2');
-    const xData = rand(18, 3);
+    const xData = seeded(18, 3);
     const img = toImg(xData, 3, 3, 2);
     const branch = bnInfer(conv(relu(bnInfer(conv(img, k1, 3, 2, 1, 1), b1)), k2, 3, 2, 1, 1), b2);
     const gated = mapImg(branch, (v) => 1 / (1 + Math.exp(-v)));

@@ -1,6 +1,6 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { FaceDataset } from '../../src/data/dataset';
-import { mulberry32, Random } from '../../src/data/random';
+import { Random } from '../../src/data/random';
 
 /**
  * A small learnable problem: 12x12 noisy images holding a bright stroke whose orientation is the
@@ -78,17 +78,6 @@ export function twinModels(options: Parameters<typeof tinyCnn>[0] = {}): [tfl.La
 
 export function weightsOf(model: tfl.LayersModel): number[][] {
   return model.getWeights().map((w) => Array.from(w.dataSync()));
-}
-
-/** Builds a model with `Math.random` (which tfjs initialisers use) seeded, so its weights are reproducible. */
-export function seeded<T>(seed: number, build: () => T): T {
-  const original = Math.random;
-  Math.random = mulberry32(seed);
-  try {
-    return build();
-  } finally {
-    Math.random = original;
-  }
 }
 
 /** conv(8) - BN - relu - GAP - dense (logits): learns the stroke orientations reliably. */
