@@ -4,11 +4,17 @@
  * Reports the accuracy of each fold and the mean and standard deviation over folds.
  *
  *   npx tsx examples/train-ckplus.ts                                   # from scratch, small and quick
- *   npx tsx examples/train-ckplus.ts --init runs/fer2013/best --epochs 20   # fine-tune a FER2013 model
+ *   npx tsx examples/train-ckplus.ts --init fer2013 --epochs 10           # fine-tune the pretrained FER2013 model
+ *   npx tsx examples/train-ckplus.ts --init fer2013 --epochs 10 --save runs/ckplus   # + a final model on all of CK+
  *
- * `--init` loads a saved fer-cbam model (e.g. the best FER2013 checkpoint) and replaces its
- * classifier for CK+'s 7 classes. In your project import from 'fer-cbam'.
+ * `--init` is a pretrained name (`fer2013`) or a saved fer-cbam model directory; its classifier is
+ * replaced for CK+'s 7 classes (`replaceClassifier`) and images keep the base model's normalisation.
+ * Every fold is scored after the last epoch (a fixed epoch, never the per-fold best, which would
+ * select on the test fold). `--save DIR` then trains the same recipe on all of CK+ and saves the model
+ * with its preprocessing; `--json FILE` writes the per-fold results. In your project import from 'fer-cbam'.
  */
+
+import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -16,8 +22,15 @@ import {
   type BackendName,
   datasetStats,
   evaluate,
+  type FaceDataset,
+  getPreprocessing,
+  isPretrainedName,
   loadCkPlus,
+  loadPretrained,
+  type Normalization,
+  replaceClassifier,
   resnetCbam,
+  setPreprocessing,
   subjectKFold,
   subsetDataset,
   train,
@@ -35,12 +48,17 @@ const { values: args } = parseArgs({
     'batch-size': { type: 'string', default: '32' },
     lr: { type: 'string', default: '0.05' },
     backend: { type: 'string', default: 'auto' },
+    threads: { type: 'string' },
     seed: { type: 'string', default: '0' },
     'max-folds': { type: 'string' },
+    save: { type: 'string' },
+    json: { type: 'string' },
   },
 });
 
-const backend = await useBackend(args.backend as BackendName);
+const backend = await useBackend(args.backend as BackendName, {
+  wasm: args.threads ? { threads: Number(args.threads) } : undefined,
+});
 const data = await loadCkPlus(args.data!);
 const k = Number(args.folds);
 const folds = subjectKFold(data.subjects, k, Number(args.seed), data.labels);
@@ -48,32 +66,30 @@ console.log(
   `backend ${backend}; CK+ ${data.count} images of ${new Set(data.subjects).size} subjects, ${k} subject-independent folds`,
 );
 
-async function buildModel(): Promise<tfl.LayersModel> {
+async function buildModel(
+  trainSet: FaceDataset,
+  seed: number,
+): Promise<{ model: tfl.LayersModel; normalization: Normalization }> {
   if (!args.init) {
-    return resnetCbam({
+    const model = resnetCbam({
       depth: Number(args.depth),
       width: Number(args.width),
       numClasses: data.classNames.length,
       classifierActivation: 'linear',
-      seed: Number(args.seed),
+      seed,
     });
+    return { model, normalization: datasetStats(trainSet) };
   }
-  // Reuse everything up to the classifier of a FER2013 model; new 7-way classifier for CK+'s classes.
-  const base = await tfl.loadLayersModel(`file://${args.init.replace(/\/model\.json$/, '')}/model.json`);
-  const features = base.getLayer('avg_pool').output as tfl.SymbolicTensor;
-  const logits = tfl.layers
-    .dense({ units: data.classNames.length, name: 'ckplus_classifier' })
-    .apply(features) as tfl.SymbolicTensor;
-  return tfl.model({ inputs: base.inputs, outputs: logits });
+  // Everything up to the classifier of a FER2013 model, a new 7-way classifier for CK+'s classes.
+  const base = isPretrainedName(args.init)
+    ? await loadPretrained(args.init)
+    : await tfl.loadLayersModel(`file://${args.init.replace(/\/model\.json$/, '')}/model.json`);
+  const normalization = getPreprocessing(base)?.normalization ?? datasetStats(trainSet);
+  return { model: replaceClassifier(base, data.classNames.length, { seed }), normalization };
 }
 
-const accuracies: number[] = [];
-const maxFolds = args['max-folds'] ? Number(args['max-folds']) : folds.length;
-for (const [i, fold] of folds.slice(0, maxFolds).entries()) {
-  const trainSet = subsetDataset(data, fold.train);
-  const testSet = subsetDataset(data, fold.test);
-  const normalization = datasetStats(trainSet);
-  const model = await buildModel();
+async function trainRecipe(trainSet: FaceDataset, seed: number) {
+  const { model, normalization } = await buildModel(trainSet, seed);
   await train(
     model,
     { train: trainSet },
@@ -83,9 +99,19 @@ for (const [i, fold] of folds.slice(0, maxFolds).entries()) {
       schedule: { type: 'onecycle', maxLearningRate: Number(args.lr) },
       cropSize: 44,
       normalization,
-      seed: Number(args.seed) + i,
+      seed,
     },
   );
+  return { model, normalization };
+}
+
+const started = performance.now();
+const accuracies: number[] = [];
+const maxFolds = args['max-folds'] ? Number(args['max-folds']) : folds.length;
+for (const [i, fold] of folds.slice(0, maxFolds).entries()) {
+  const trainSet = subsetDataset(data, fold.train);
+  const testSet = subsetDataset(data, fold.test);
+  const { model, normalization } = await trainRecipe(trainSet, Number(args.seed) + i);
   const report = await evaluate(model, testSet, { tenCrop: true, cropSize: 44, normalization });
   accuracies.push(report.accuracy);
   console.log(
@@ -100,4 +126,15 @@ const std = Math.sqrt(
 console.log(
   `subject-independent ${accuracies.length}-fold accuracy: ${(100 * mean).toFixed(2)} % ± ${(100 * std).toFixed(2)} (mean ± std over folds)`,
 );
+if (args.json) {
+  const seconds = (performance.now() - started) / 1000;
+  await writeFile(args.json, `${JSON.stringify({ args, accuracies, mean, std, seconds }, null, 1)}\n`);
+}
+if (args.save) {
+  // The shipped model: the same recipe on every CK+ image (seed after the folds').
+  const { model, normalization } = await trainRecipe(data, Number(args.seed) + folds.length);
+  setPreprocessing(model, { imageSize: 48, cropSize: 44, normalization, classNames: [...data.classNames] });
+  await model.save(`file://${args.save}`);
+  console.log(`model trained on all ${data.count} CK+ images saved to ${args.save}`);
+}
 tf.disposeVariables();

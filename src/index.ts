@@ -6,9 +6,11 @@
  */
 export * from './backends/index';
 export * from './data/index';
+export * from './faces/index';
 export * from './io/index';
 export * from './layers/index';
 export * from './models/index';
 export * from './ops/index';
+export * from './pretrained/index';
 export * from './train/index';
 export * from './visualize/index';

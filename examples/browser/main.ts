@@ -8,9 +8,15 @@
  * `predictProbabilities`, `captureAttentionMaps` and `overlayHeatmap`.
  *
  * URL parameters:
- * - `?model=URL` a `model.json` to load (default: `model/model.json` next to the page). A model
+ * - `?model=URL` a `model.json` to load (default: the pretrained `pretrained/fer2013/model.json`,
+ *   which vite.config.ts serves from the repository's `models/fer2013/`; when it is absent, the
+ *   untrained `model/model.json` next to the page, with a note). A model
  *   without stored preprocessing may have a `training.json` beside it (as `train` writes into
  *   `best/`); otherwise pixels / 255, a centre crop to the input size and the FER2013 classes are used.
+ * - `?detector=URL` BlazeFace's `blazeface.json` (default: `detector/blazeface.json`, served from the
+ *   dev dependency `@vladmandic/human`). Photos larger than a face crop and camera frames go through
+ *   face detection: every face gets a box, a label and its probabilities (`findFaceCrops`); without
+ *   a detector the page falls back to the centre square.
  * - `?backend=webgpu|webgl|wasm|cpu` forces a backend (default: the first of these that works).
  * - `?mean=M&std=S` overrides the normalisation `(x / 255 - M) / S`.
  *
@@ -23,6 +29,9 @@ import wasmThreadedUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-was
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { FER2013_CLASSES } from '../../src/data/dataset';
+import { loadFaceDetector } from '../../src/faces/blazeface';
+import { type FaceCrop, findFaceCrops, looksLikeFaceCrop } from '../../src/faces/recognize';
+import type { FaceDetector } from '../../src/faces/types';
 import { captureAttentionMaps } from '../../src/layers/index';
 import {
   facesToInput,
@@ -30,6 +39,7 @@ import {
   type Preprocessing,
   predictProbabilities,
 } from '../../src/models/index';
+import { loadPretrained } from '../../src/pretrained/load';
 import { overlayHeatmap } from '../../src/visualize/colormap';
 import { centreCrop, rgbaToGray } from './preprocess';
 
@@ -53,7 +63,39 @@ interface DemoResult {
   face: string;
   heatmaps: { path: string; height: number; width: number; min: number; max: number }[];
   milliseconds: number;
+  /** The faces found in the last photo or camera frame (absent when the picture was taken whole). */
+  faces?: FaceResult[];
 }
+
+/** One detected face as the page shows it. */
+interface FaceResult {
+  box: { x: number; y: number; width: number; height: number };
+  score: number | null;
+  label: string;
+  probability: number;
+  probabilities: number[];
+}
+
+/** What the page exposes in `#faces-json` after each photo or camera frame with detection. */
+interface FacesResult {
+  source: 'photo' | 'camera';
+  width: number;
+  height: number;
+  faces: FaceResult[];
+  /** Detection + classification time of this picture. */
+  milliseconds: number;
+  /** Frames per second of the live camera loop (moving average), or null for a photo. */
+  fps: number | null;
+}
+
+interface DetectorInfo {
+  detector: FaceDetector | null;
+  url: string;
+  error?: string;
+}
+
+/** Colour of the boxes and label backgrounds drawn over the picture. */
+const BOX_COLOR = '#00e676';
 
 interface ModelInfo {
   model: tfl.LayersModel;
@@ -151,9 +193,37 @@ async function readTrainingJson(
   return out;
 }
 
+/** The pretrained model when it is served (see vite.config.ts), else the untrained demo model. */
+async function defaultModelUrl(): Promise<{ url: string; note?: string }> {
+  const pretrained = new URL('pretrained/fer2013/model.json', location.href).href;
+  try {
+    const response = await fetch(pretrained);
+    if (response.ok && (response.headers.get('content-type') ?? '').includes('json'))
+      return { url: pretrained };
+  } catch {
+    // not served
+  }
+  return {
+    url: new URL('model/model.json', location.href).href,
+    note: 'The pretrained model (models/fer2013/model.json in the repository) is not served, so the page uses untrained demo weights.',
+  };
+}
+
+let modelNote: string | undefined;
+
 async function loadModel(): Promise<ModelInfo> {
-  const url = new URL(params.get('model') ?? 'model/model.json', location.href).href;
-  const model = await tfl.loadLayersModel(url);
+  let url: string;
+  const asked = params.get('model');
+  if (asked) url = new URL(asked, location.href).href;
+  else {
+    const found = await defaultModelUrl();
+    url = found.url;
+    modelNote = found.note;
+  }
+  // The pretrained model through the library's loader (which checks it is the shipped one), any
+  // other model.json directly.
+  const model =
+    asked || modelNote ? await tfl.loadLayersModel(url) : await loadPretrained('fer2013', { url });
   const shape = model.inputs[0]!.shape;
   const [, height, width, channels] = shape;
   if (shape.length !== 4 || height !== width || typeof height !== 'number' || channels !== 1) {
@@ -241,7 +311,12 @@ function base64(bytes: Uint8Array): string {
   return btoa(s);
 }
 
-async function predict(info: ModelInfo, backend: string, gray: Uint8Array): Promise<void> {
+async function predict(
+  info: ModelInfo,
+  backend: string,
+  gray: Uint8Array,
+  faces?: FaceResult[],
+): Promise<void> {
   const { model, preprocessing } = info;
   const { imageSize, cropSize: size, classNames } = preprocessing;
   const started = performance.now();
@@ -315,6 +390,7 @@ async function predict(info: ModelInfo, backend: string, gray: Uint8Array): Prom
     face: base64(gray),
     heatmaps,
     milliseconds,
+    ...(faces ? { faces } : {}),
   };
   $('result-json').textContent = JSON.stringify(result);
   resultEl.dataset.count = String(++resultCount);
@@ -367,9 +443,209 @@ async function run(info: ModelInfo, backend: string, grab: () => Uint8Array): Pr
   }
 }
 
-async function onFile(info: ModelInfo, backend: string, file: File): Promise<void> {
+async function loadDetector(): Promise<DetectorInfo> {
+  const url = new URL(params.get('detector') ?? 'detector/blazeface.json', location.href).href;
+  try {
+    return { detector: await loadFaceDetector({ model: url }), url };
+  } catch (error) {
+    return { detector: null, url, error: (error as Error).message };
+  }
+}
+
+/** Shows a gray face in the "Face" canvas. */
+function showFace(gray: Uint8Array, size: number): void {
+  const canvas = $<HTMLCanvasElement>('face');
+  canvas.width = canvas.height = size;
+  canvas.getContext('2d')!.putImageData(grayImage(gray, size, size), 0, 0);
+}
+
+/** Draws the picture with a box, the eyes and a label per face; returns the drawing scale. */
+function drawScene(
+  source: CanvasImageSource,
+  width: number,
+  height: number,
+  faces: FaceCrop[],
+  results: FaceResult[],
+  selected: number,
+): void {
+  const canvas = $<HTMLCanvasElement>('scene');
+  const scale = Math.min(1, 960 / Math.max(width, height));
+  canvas.width = Math.round(width * scale);
+  canvas.height = Math.round(height * scale);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
+  ctx.drawImage(source, 0, 0, canvas.width, canvas.height);
+  const line = Math.max(2, Math.round(canvas.width / 320));
+  for (const [i, f] of faces.entries()) {
+    const r = results[i]!;
+    const [x, y, w, h] = [f.box.x * scale, f.box.y * scale, f.box.width * scale, f.box.height * scale];
+    ctx.strokeStyle = i === selected ? '#2f6fde' : BOX_COLOR;
+    ctx.lineWidth = line;
+    ctx.strokeRect(x, y, w, h);
+    if (f.keypoints) {
+      ctx.fillStyle = BOX_COLOR;
+      for (const p of [f.keypoints.rightEye, f.keypoints.leftEye]) {
+        ctx.beginPath();
+        ctx.arc(p[0] * scale, p[1] * scale, line * 1.5, 0, 2 * Math.PI);
+        ctx.fill();
+      }
+    }
+    const text = `${r.label} ${(100 * r.probability).toFixed(0)}%`;
+    const size = Math.max(12, Math.min(28, Math.round(w / 5)));
+    ctx.font = `${size}px system-ui, sans-serif`;
+    const tw = ctx.measureText(text).width + size * 0.6;
+    const ty = y - size * 1.3 >= 0 ? y - size * 1.3 : y + h;
+    ctx.fillStyle = BOX_COLOR;
+    ctx.fillRect(x, ty, tw, size * 1.3);
+    ctx.fillStyle = '#000';
+    ctx.fillText(text, x + size * 0.3, ty + size);
+  }
+}
+
+function renderFaceList(
+  faces: FaceCrop[],
+  results: FaceResult[],
+  classNames: string[],
+  imageSize: number,
+  onSelect: ((i: number) => void) | null,
+): void {
+  const items = faces.map((f, i) => {
+    const r = results[i]!;
+    const li = document.createElement('li');
+    li.dataset.label = r.label;
+    li.dataset.probability = String(r.probability);
+    const thumb = document.createElement('canvas');
+    thumb.width = thumb.height = imageSize;
+    thumb.getContext('2d')!.putImageData(grayImage(f.crop, imageSize, imageSize), 0, 0);
+    const text = document.createElement('span');
+    const top3 = r.probabilities
+      .map((p, c) => ({ p, c }))
+      .sort((a, b) => b.p - a.p)
+      .slice(0, 3)
+      .map(({ p, c }) => `${classNames[c] ?? c} ${(100 * p).toFixed(0)}%`);
+    text.innerHTML = '';
+    const strong = document.createElement('strong');
+    strong.textContent = `face ${i + 1}: ${top3[0]}`;
+    text.append(strong, document.createElement('br'), top3.slice(1).join(' · '));
+    li.append(thumb, text);
+    if (onSelect) li.addEventListener('click', () => onSelect(i));
+    return li;
+  });
+  $('face-list').replaceChildren(...items);
+}
+
+let framesDone = 0;
+let fpsAverage: number | null = null;
+let lastFrameAt = 0;
+
+/**
+ * Detects every face in `source`, classifies them in one batch and draws the boxes and labels.
+ * For a photo (not `live`), the first face then goes through the full view (probabilities and
+ * attention maps); clicking a face in the list selects another one.
+ */
+async function runFaces(
+  info: ModelInfo,
+  backend: string,
+  detector: FaceDetector,
+  source: HTMLVideoElement | ImageBitmap,
+  width: number,
+  height: number,
+  mode: 'photo' | 'camera' | 'live',
+): Promise<void> {
+  if (busy) return;
+  busy = true;
+  if (mode !== 'live') setStatus('Finding faces…', 'loading');
+  try {
+    const { imageSize, classNames } = info.preprocessing;
+    const started = performance.now();
+    const { faces } = await findFaceCrops(source, { detector, detect: 'on', size: imageSize });
+    let rows: number[][] = [];
+    if (faces.length > 0) {
+      const x = facesToInput(
+        faces.map((f) => f.crop),
+        info.preprocessing,
+      );
+      const probs = predictProbabilities(info.model, x);
+      rows = (await probs.array()) as number[][];
+      x.dispose();
+      probs.dispose();
+    }
+    const milliseconds = performance.now() - started;
+    const results: FaceResult[] = faces.map((f, i) => {
+      const p = rows[i]!;
+      const best = p.indexOf(Math.max(...p));
+      return {
+        box: f.box,
+        score: f.score,
+        label: classNames[best] ?? `class ${best}`,
+        probability: p[best]!,
+        probabilities: p,
+      };
+    });
+    if (mode === 'live') {
+      const now = performance.now();
+      if (lastFrameAt > 0) {
+        const fps = 1000 / (now - lastFrameAt);
+        fpsAverage = fpsAverage === null ? fps : 0.8 * fpsAverage + 0.2 * fps;
+      }
+      lastFrameAt = now;
+      $('fps').textContent = fpsAverage === null ? '' : `· ${fpsAverage.toFixed(1)} fps`;
+    }
+    const select = async (i: number) => {
+      drawScene(source, width, height, faces, results, i);
+      showFace(faces[i]!.crop, imageSize);
+      await predict(info, backend, faces[i]!.crop, results);
+    };
+    drawScene(source, width, height, faces, results, mode === 'live' ? -1 : 0);
+    // a photo stays selectable; camera frames are gone once drawn
+    renderFaceList(faces, results, classNames, imageSize, mode === 'photo' ? (i) => void select(i) : null);
+    const facesResult: FacesResult = {
+      source: mode === 'photo' ? 'photo' : 'camera',
+      width,
+      height,
+      faces: results,
+      milliseconds,
+      fps: mode === 'live' ? fpsAverage : null,
+    };
+    $('faces-json').textContent = JSON.stringify(facesResult);
+    resultEl.dataset.frames = String(++framesDone);
+    resultEl.dataset.faces = String(faces.length);
+    if (mode === 'live') return;
+    if (faces.length === 0) {
+      setStatus(
+        `No face found in ${width}×${height} (${milliseconds.toFixed(0)} ms). Faces narrower than about 1/20 of the picture are missed.`,
+        'ready',
+      );
+      return;
+    }
+    await select(0);
+    setStatus(
+      `${faces.length} face${faces.length === 1 ? '' : 's'} in ${milliseconds.toFixed(0)} ms on ${backend}.`,
+      'ready',
+    );
+  } catch (error) {
+    setStatus(`Error: ${(error as Error).message}`, 'error');
+    console.error(error);
+  } finally {
+    busy = false;
+  }
+}
+
+async function onFile(
+  info: ModelInfo,
+  backend: string,
+  detector: Promise<DetectorInfo>,
+  file: File,
+): Promise<void> {
   const bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none' });
   try {
+    // a face crop needs no detector (and does not wait for it to load)
+    const det = looksLikeFaceCrop(bitmap.width, bitmap.height, 128) ? null : await detector;
+    if (det?.detector) {
+      await runFaces(info, backend, det.detector, bitmap, bitmap.width, bitmap.height, 'photo');
+      return;
+    }
+    // already a face crop (or no detector): the centre square is the face
+    $('face-list').replaceChildren();
     await run(info, backend, () =>
       grabFace(bitmap, bitmap.width, bitmap.height, info.preprocessing.imageSize),
     );
@@ -378,7 +654,11 @@ async function onFile(info: ModelInfo, backend: string, file: File): Promise<voi
   }
 }
 
-function setUpCamera(info: ModelInfo, backend: string): void {
+function setUpCamera(info: ModelInfo, backend: string, detector: Promise<DetectorInfo>): void {
+  let det: DetectorInfo = { detector: null, url: '' };
+  void detector.then((d) => {
+    det = d;
+  });
   const video = $<HTMLVideoElement>('video');
   const start = $<HTMLButtonElement>('camera');
   const capture = $<HTMLButtonElement>('capture');
@@ -402,11 +682,21 @@ function setUpCamera(info: ModelInfo, backend: string): void {
       setStatus(`Camera: ${(error as Error).message}`, 'error');
     }
   });
-  capture.addEventListener('click', () => void run(info, backend, grab));
+  const frame = (mode: 'camera' | 'live') =>
+    det.detector
+      ? runFaces(info, backend, det.detector, video, video.videoWidth, video.videoHeight, mode)
+      : run(info, backend, grab);
+  capture.addEventListener('click', () => void frame('camera'));
   const loop = async (): Promise<void> => {
-    if (!live.checked) return;
-    await run(info, backend, grab);
-    setTimeout(() => requestAnimationFrame(() => void loop()), 150);
+    if (!live.checked) {
+      fpsAverage = null;
+      lastFrameAt = 0;
+      return;
+    }
+    await frame('live');
+    // with detection every frame is drawn; without it, keep the old pace
+    if (det.detector) requestAnimationFrame(() => void loop());
+    else setTimeout(() => requestAnimationFrame(() => void loop()), 150);
   };
   live.addEventListener('change', () => void loop());
 }
@@ -416,6 +706,14 @@ async function main(): Promise<void> {
   const backend = await chooseBackend();
   setStatus(`Loading the model on ${backend}…`, 'loading');
   const info = await loadModel();
+  // the detector loads in the background: face crops work at once, photos wait for it
+  const det = loadDetector().then((d) => {
+    $('detector-meta').textContent = d.detector
+      ? `Face detector: BlazeFace from ${d.url}; crops aligned (eyes level) and framed like FER2013.`
+      : `Face detection is off (${d.error}); photos are read as one face (their centre square).`;
+    resultEl.dataset.detector = d.detector ? 'on' : 'off';
+    return d;
+  });
   const { imageSize, cropSize, normalization } = info.preprocessing;
   const weights = info.model.countParams();
   $('meta').innerHTML = '';
@@ -427,6 +725,13 @@ async function main(): Promise<void> {
     document.createElement('br'),
     `Loaded from ${info.url}`,
   );
+  if (modelNote) {
+    const note = document.createElement('p');
+    note.className = 'note';
+    note.id = 'model-note';
+    note.textContent = modelNote;
+    $('meta').append(note);
+  }
   if (info.model.name === DEMO_MODEL_NAME) {
     const note = document.createElement('p');
     note.className = 'note';
@@ -442,7 +747,8 @@ async function main(): Promise<void> {
   const fileInput = $<HTMLInputElement>('file');
   fileInput.addEventListener('change', () => {
     const file = fileInput.files?.[0];
-    if (file) void onFile(info, backend, file).catch((e: Error) => setStatus(`Error: ${e.message}`, 'error'));
+    if (file)
+      void onFile(info, backend, det, file).catch((e: Error) => setStatus(`Error: ${e.message}`, 'error'));
   });
   const drop = $('drop');
   drop.addEventListener('dragover', (e) => {
@@ -455,9 +761,11 @@ async function main(): Promise<void> {
     drop.classList.remove('dragging');
     const file = e.dataTransfer?.files[0];
     if (file)
-      void onFile(info, backend, file).catch((err: Error) => setStatus(`Error: ${err.message}`, 'error'));
+      void onFile(info, backend, det, file).catch((err: Error) =>
+        setStatus(`Error: ${err.message}`, 'error'),
+      );
   });
-  setUpCamera(info, backend);
+  setUpCamera(info, backend, det);
   setStatus(`Warming up ${backend}…`, 'loading');
   warmUp(info);
   setStatus(`Ready on ${backend}: upload a photo or start the camera.`, 'ready');

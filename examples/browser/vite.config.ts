@@ -1,8 +1,65 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const repo = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * Folders outside the page served under a URL prefix: in `vite` (dev) by a middleware, in
+ * `vite build` copied into the output. Nothing is copied into the repository.
+ * - `pretrained/fer2013/` → the repository's `models/fer2013/` (the pretrained expression model);
+ * - `detector/` → `node_modules/@vladmandic/human/models/blazeface.*` (the face detector's weights,
+ *   from the optional dev dependency; the page shows a note and skips detection when it is absent).
+ */
+const MOUNTS: { prefix: string; dir: string; files?: string[] }[] = [
+  { prefix: 'pretrained/fer2013/', dir: join(repo, 'models/fer2013') },
+  {
+    prefix: 'detector/',
+    dir: join(repo, 'node_modules/@vladmandic/human/models'),
+    files: ['blazeface.json', 'blazeface.bin'],
+  },
+];
+
+function mountedFiles(m: (typeof MOUNTS)[number]): string[] {
+  if (!existsSync(m.dir)) return [];
+  return (m.files ?? readdirSync(m.dir)).filter((f) => existsSync(join(m.dir, f)));
+}
+
+function serveMounts(): Plugin {
+  return {
+    name: 'fer-cbam-mounts',
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(/^\/+/, '');
+        for (const m of MOUNTS) {
+          if (!path.startsWith(m.prefix)) continue;
+          const name = path.slice(m.prefix.length);
+          if (!mountedFiles(m).includes(name)) break;
+          res.setHeader(
+            'content-type',
+            name.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+          );
+          res.end(readFileSync(join(m.dir, name)));
+          return;
+        }
+        next();
+      });
+    },
+    generateBundle() {
+      for (const m of MOUNTS) {
+        for (const name of mountedFiles(m)) {
+          this.emitFile({
+            type: 'asset',
+            fileName: `${m.prefix}${name}`,
+            source: readFileSync(join(m.dir, name)),
+          });
+        }
+      }
+    },
+  };
+}
 
 // The page imports the library from source (../../src). Node-only modules the library loads lazily
 // (fs, zlib, sharp, Dawn's `webgpu`) stay external: they are never imported in a browser.
@@ -10,6 +67,7 @@ export default defineConfig({
   root: here,
   base: './',
   publicDir: 'public',
+  plugins: [serveMounts()],
   build: {
     outDir: 'dist',
     emptyOutDir: true,

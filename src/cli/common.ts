@@ -1,13 +1,17 @@
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { loadCkPlus } from '../data/ckplus';
+import type { Command } from 'commander';
+import { CKPLUS_CLASSES_WITH_NEUTRAL, loadCkPlus } from '../data/ckplus';
 import type { FaceDataset } from '../data/dataset';
 import { FER2013_CLASSES } from '../data/dataset';
 import { loadFer2013 } from '../data/fer2013';
 import { loadFerPlus } from '../data/ferplus';
 import { loadImageFolder } from '../data/image_folder';
+import { resizeDataset } from '../data/remap';
 import { getPreprocessing, type Preprocessing } from '../models/preprocessing';
+import { DEFAULT_PRETRAINED } from '../pretrained/catalog';
+import { isPretrainedName, loadPretrained } from '../pretrained/load';
 
 /** Dataset kinds the CLI reads. */
 export const DATASET_KINDS = ['auto', 'fer2013', 'ferplus', 'ckplus', 'folder'] as const;
@@ -18,24 +22,71 @@ export class CliError extends Error {
   override name = 'CliError';
 }
 
-/** Guesses the dataset kind from a path: a CSV is FER2013, a folder with CK+ names is CK+, else an image folder. */
-export function detectDatasetKind(path: string): Exclude<DatasetKind, 'auto' | 'ferplus'> {
-  if (!existsSync(path)) throw new CliError(`--data: no such file or directory: ${path}`);
+/** Guesses the dataset kind from a path: a file is FER2013, a folder in CK+ layout is CK+, else an image folder. */
+export function detectDatasetKind(path: string, arg = '--data'): Exclude<DatasetKind, 'auto' | 'ferplus'> {
+  if (!existsSync(path)) throw new CliError(`${arg}: no such file or directory: "${path}"`);
   if (statSync(path).isFile()) return 'fer2013';
-  if (existsSync(resolve(path, 'cohn-kanade-images')) || /ck\+?/i.test(path)) return 'ckplus';
+  // By content, never by name (a home folder called "jack" is no CK+): the original release has
+  // cohn-kanade-images/, CK+48 has class folders named with CK+'s words (anger, sadness, contempt).
+  if (existsSync(resolve(path, 'cohn-kanade-images'))) return 'ckplus';
+  let folders: string[] = [];
+  try {
+    folders = readdirSync(path, { withFileTypes: true })
+      .filter((e) => !e.name.startsWith('.') && (e.isDirectory() || e.isSymbolicLink()))
+      .map((e) => e.name);
+  } catch (error) {
+    throw new CliError(`${arg}: cannot read the folder "${path}": ${(error as Error).message}`);
+  }
+  const ck = new Set<string>(CKPLUS_CLASSES_WITH_NEUTRAL);
+  const fer = new Set<string>(FER2013_CLASSES);
+  if (folders.length > 0 && folders.every((f) => ck.has(f)) && folders.some((f) => !fer.has(f))) {
+    return 'ckplus';
+  }
   return 'folder';
+}
+
+/** Options of {@link loadDataset}. @internal */
+export interface LoadDatasetOptions {
+  /** FER+ votes file (`fer2013new.csv`). */
+  ferPlusVotes?: string;
+  /** FER+ label mode. */
+  ferPlusMode?: 'majority' | 'probability';
+  /** Image side: folders and CK+ are decoded at it, FER2013 (48x48) is resized to it. Defaults to 48. */
+  size?: number;
+  /** The option name used in errors. Defaults to `--data`. */
+  arg?: string;
+}
+
+/** Checks a `--dataset` value. @internal */
+export function checkDatasetKind(kind: string): DatasetKind {
+  if (!(DATASET_KINDS as readonly string[]).includes(kind)) {
+    throw new CliError(`--dataset: expected one of ${DATASET_KINDS.join(', ')}, but got "${kind}".`);
+  }
+  return kind as DatasetKind;
 }
 
 /** Loads a dataset for the CLI, with a progress line for FER2013. */
 export async function loadDataset(
   path: string,
   kind: DatasetKind,
-  options: { ferPlusVotes?: string; ferPlusMode?: 'majority' | 'probability'; size?: number } = {},
+  options: LoadDatasetOptions = {},
 ): Promise<FaceDataset> {
-  const resolved = kind === 'auto' ? (options.ferPlusVotes ? 'ferplus' : detectDatasetKind(path)) : kind;
+  const arg = options.arg ?? '--data';
+  checkDatasetKind(kind);
+  checkInputFile(path, arg, { directoryOk: true });
+  if (options.ferPlusVotes !== undefined) checkInputFile(options.ferPlusVotes, '--ferplus-votes');
+  const resolved = kind === 'auto' ? (options.ferPlusVotes ? 'ferplus' : detectDatasetKind(path, arg)) : kind;
+  const size = options.size ?? 48;
   switch (resolved) {
     case 'fer2013':
     case 'ferplus': {
+      if (!statSync(path).isFile()) {
+        throw new CliError(
+          `${arg}: expected a FER2013 CSV file for --dataset ${resolved}, but "${path}" is a directory.`,
+        );
+      }
+      if (resolved === 'ferplus' && !options.ferPlusVotes)
+        throw new CliError('--dataset ferplus needs --ferplus-votes <fer2013new.csv>.');
       let last = 0;
       const fer = await loadFer2013(path, {
         onProgress: (p) => {
@@ -46,41 +97,292 @@ export async function loadDataset(
           }
         },
       });
-      if (resolved === 'fer2013') return fer;
-      if (!options.ferPlusVotes)
-        throw new CliError('--dataset ferplus needs --ferplus-votes <fer2013new.csv>.');
-      return loadFerPlus(fer, options.ferPlusVotes, { mode: options.ferPlusMode ?? 'majority' });
+      const data =
+        resolved === 'fer2013'
+          ? fer
+          : await loadFerPlus(fer, options.ferPlusVotes!, { mode: options.ferPlusMode ?? 'majority' });
+      return resizeDataset(data, size);
     }
     case 'ckplus':
-      return loadCkPlus(path);
+      return loadCkPlus(path, { size });
     case 'folder':
-      return loadImageFolder(path, { size: options.size ?? 48 });
+      return loadImageFolder(path, { size });
   }
 }
 
-/** Loads a saved model (a directory holding model.json, or the model.json path) with its preprocessing. */
+/**
+ * Checks an input path before any work: it exists, is readable, and is a file (unless
+ * `directoryOk`). Names the option in the error.
+ * @internal
+ */
+export function checkInputFile(path: string, arg: string, options: { directoryOk?: boolean } = {}): void {
+  let stat: ReturnType<typeof statSync>;
+  try {
+    stat = statSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new CliError(
+      code === 'ENOENT'
+        ? `${arg}: no such file or directory: "${path}"`
+        : `${arg}: cannot read "${path}": ${(error as Error).message}`,
+    );
+  }
+  if (stat.isDirectory() && !options.directoryOk) {
+    throw new CliError(`${arg}: expected a file, but "${path}" is a directory.`);
+  }
+  try {
+    accessSync(path, constants.R_OK);
+  } catch (error) {
+    throw new CliError(`${arg}: cannot read "${path}": ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Checks an output file path before any work, so a long evaluation does not end in ENOENT: its
+ * folder exists and it is not a directory. @internal
+ */
+export function checkOutputFile(path: string, arg: string): void {
+  const dir = dirname(resolve(path));
+  if (!existsSync(dir)) throw new CliError(`${arg}: the folder of "${path}" does not exist: "${dir}"`);
+  if (!statSync(dir).isDirectory()) throw new CliError(`${arg}: "${dir}" is not a folder (for "${path}")`);
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    throw new CliError(`${arg}: expected a file name, but "${path}" is a directory.`);
+  }
+}
+
+/** Checks an output directory path before any work: it is not an existing file. @internal */
+export function checkOutputDir(path: string, arg: string): void {
+  if (existsSync(path) && !statSync(path).isDirectory()) {
+    throw new CliError(`${arg}: expected a directory, but "${path}" is a file.`);
+  }
+}
+
+/** Overrides of the stored preprocessing, from `--image-size`, `--normalization` and `--class-names`. */
+export interface PreprocessingOverrides {
+  /** `--image-size`: side the images are resized to before cropping. */
+  imageSize?: number;
+  /** `--normalization`: `(x - mean) / std` on the 0-1 scale. */
+  normalization?: { mean: number; std: number };
+  /** `--class-names`: the model's classes in output order. */
+  classNames?: string[];
+}
+
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions extends PreprocessingOverrides {
+  /** The option naming the model in errors. Defaults to `--model`. */
+  arg?: string;
+  /** Where notices go (an old run read from `training.json`). Defaults to stderr. */
+  notice?: (line: string) => void;
+}
+
+const PREPROCESSING_FIX =
+  'store it with setPreprocessing(model, { imageSize, cropSize, normalization, classNames }) from fer-cbam before saving, or pass --image-size <n> and --normalization <mean>,<std>';
+
+/**
+ * Loads a saved model (a directory holding model.json, or the model.json path) with its
+ * preprocessing. The preprocessing comes from model.json (stored by `train()` and the CLI), else
+ * from a `training.json` beside it (runs saved by older versions; a notice says so), else from the
+ * overrides; a model with none of them is refused, never given a guessed normalisation.
+ * Flags override stored values.
+ * @throws CliError naming the file for a missing, corrupt or truncated model, weights that do not
+ *   fit, a model that is not a one-output classifier, or missing preprocessing.
+ * @example
+ * ```ts
+ * const { model, preprocessing } = await loadModel('runs/r18/best');
+ * ```
+ */
 export async function loadModel(
-  path: string,
+  path: string | undefined,
+  options: LoadModelOptions = {},
 ): Promise<{ model: tfl.LayersModel; preprocessing: Preprocessing }> {
-  const file = path.endsWith('.json') ? path : resolve(path, 'model.json');
-  if (!existsSync(file)) throw new CliError(`--model: no model.json at ${file}`);
-  const model = await tfl.loadLayersModel(`file://${resolve(file)}`);
-  const inputSide = model.inputs[0]!.shape[1] ?? 44;
-  const preprocessing = getPreprocessing(model) ?? {
-    imageSize: 48,
-    cropSize: inputSide,
-    normalization: { mean: 0.5, std: 0.25 },
-    classNames: [...FER2013_CLASSES],
-  };
+  const arg = options.arg ?? '--model';
+  const notice = options.notice ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  // No --model: the packaged default; a pretrained name (that is not also a local path): that model.
+  if (path === undefined || (isPretrainedName(path) && !existsSync(path))) {
+    const model = await loadPretrained(path ?? DEFAULT_PRETRAINED);
+    return { model, preprocessing: getPreprocessing(model)! };
+  }
+  if (!existsSync(path)) throw new CliError(`${arg}: no such file or directory: "${path}"`);
+  const file = statSync(path).isDirectory() ? resolve(path, 'model.json') : resolve(path);
+  if (!existsSync(file)) {
+    throw new CliError(
+      `${arg}: "${path}" is a directory without a model.json (give a saved model's directory).`,
+    );
+  }
+  if (statSync(file).isDirectory())
+    throw new CliError(`${arg}: expected a file, but "${file}" is a directory.`);
+  let model: tfl.LayersModel;
+  try {
+    model = await tfl.loadLayersModel(`file://${file}`);
+  } catch (error) {
+    const message = (error as Error).message.replace(/^fileSystem: /, '');
+    if (/Unknown layer|Unknown (constraint|initializer|regularizer)/.test(message)) {
+      throw new CliError(
+        `${arg}: cannot load "${file}": ${message} (a layer fer-cbam does not register; was the model made with another library?)`,
+      );
+    }
+    if (
+      /[Ss]hape|[Ss]ize|weights?/.test(message) &&
+      !message.includes(file) &&
+      !message.includes('weights.bin')
+    ) {
+      throw new CliError(
+        `${arg}: the weights of "${file}" do not fit its layers (${message}); model.json and weights.bin are from different models?`,
+      );
+    }
+    throw new CliError(
+      message.includes(file) || message.includes(path)
+        ? `${arg}: ${message}`
+        : `${arg}: cannot load "${file}": ${message}`,
+    );
+  }
+  const units = model.outputs[0]?.shape.at(-1);
+  if (model.outputs.length !== 1 || typeof units !== 'number') {
+    throw new CliError(
+      `${arg}: "${file}" has ${model.outputs.length} outputs; fer-cbam needs a classifier with one output of one score per class.`,
+    );
+  }
+  const inputSide = model.inputs[0]?.shape[1];
+  let stored = getPreprocessing(model);
+  if (stored === null) {
+    const training = resolve(dirname(file), 'training.json');
+    if (existsSync(training)) {
+      let info: { cropSize?: number; normalization?: { mean: number; std: number }; classNames?: string[] };
+      try {
+        info = JSON.parse(readFileSync(training, 'utf8'));
+      } catch (error) {
+        throw new CliError(`${arg}: "${training}" is not valid JSON: ${(error as Error).message}`);
+      }
+      if (!info?.normalization || !Array.isArray(info.classNames)) {
+        throw new CliError(
+          `${arg}: "${training}" holds no normalization and classNames; ${PREPROCESSING_FIX}.`,
+        );
+      }
+      const imageSize = options.imageSize ?? 48;
+      notice(
+        `fer-cbam: "${file}" stores no preprocessing; read it from "${training}" (a run saved by an older version), with image size ${imageSize}${options.imageSize === undefined ? ' (assumed; pass --image-size to change it)' : ''}.`,
+      );
+      stored = {
+        imageSize,
+        cropSize: info.cropSize ?? (typeof inputSide === 'number' ? inputSide : imageSize),
+        normalization: info.normalization,
+        classNames: info.classNames,
+      };
+    }
+  }
+  let preprocessing: Preprocessing;
+  if (stored) {
+    preprocessing = {
+      ...stored,
+      ...(options.imageSize !== undefined ? { imageSize: options.imageSize } : {}),
+      ...(options.normalization !== undefined ? { normalization: options.normalization } : {}),
+      ...(options.classNames !== undefined ? { classNames: options.classNames } : {}),
+    };
+  } else {
+    const missing = [
+      ...(options.imageSize === undefined ? ['--image-size <n>'] : []),
+      ...(options.normalization === undefined ? ['--normalization <mean>,<std>'] : []),
+    ];
+    if (missing.length > 0) {
+      throw new CliError(
+        `${arg}: "${file}" stores no preprocessing (image size, normalization, class names) and fer-cbam will not guess it: ${PREPROCESSING_FIX}${missing.length === 1 ? ` (missing: ${missing[0]})` : ''}.`,
+      );
+    }
+    const classNames =
+      options.classNames ?? (units === FER2013_CLASSES.length ? [...FER2013_CLASSES] : undefined);
+    if (!classNames) {
+      throw new CliError(
+        `${arg}: "${file}" stores no class names and has ${units} outputs (not FER2013's 7): pass --class-names with ${units} comma-separated names.`,
+      );
+    }
+    preprocessing = {
+      imageSize: options.imageSize!,
+      cropSize: typeof inputSide === 'number' ? inputSide : options.imageSize!,
+      normalization: options.normalization!,
+      classNames,
+    };
+  }
+  if (preprocessing.classNames.length !== units) {
+    throw new CliError(
+      `${arg}: "${file}" has ${units} outputs but ${preprocessing.classNames.length} class names (${preprocessing.classNames.join(', ')}).`,
+    );
+  }
+  if (preprocessing.cropSize > preprocessing.imageSize) {
+    throw new CliError(
+      `${arg}: the crop size ${preprocessing.cropSize} of "${file}" is larger than the image size ${preprocessing.imageSize}${options.imageSize !== undefined ? ' given by --image-size' : ''}.`,
+    );
+  }
   return { model, preprocessing };
+}
+
+/**
+ * Adds `--image-size`, `--normalization` and `--class-names` (the preprocessing of a model that does
+ * not store its own) to a command; read them back with {@link preprocessingOverrides}.
+ */
+export function addPreprocessingOptions(command: Command): Command {
+  return command
+    .option(
+      '--image-size <n>',
+      "image side before cropping (overrides the model's stored preprocessing)",
+      intOption('--image-size'),
+    )
+    .option(
+      '--normalization <mean,std>',
+      "pixel normalisation on the 0-1 scale, e.g. 0.5,0.25 (overrides the model's stored preprocessing)",
+      normalizationOption('--normalization'),
+    )
+    .option(
+      '--class-names <list>',
+      "comma-separated class names in output order (overrides the model's stored preprocessing)",
+      (value: string) => {
+        const names = value.split(',').map((n) => n.trim());
+        if (names.some((n) => n === '') || new Set(names).size !== names.length) {
+          throw new CliError(`--class-names: expected distinct comma-separated names, but got "${value}".`);
+        }
+        return names;
+      },
+    );
+}
+
+/** The overrides parsed by {@link addPreprocessingOptions}. */
+export function preprocessingOverrides(opts: Record<string, unknown>): PreprocessingOverrides {
+  return {
+    ...(opts.imageSize !== undefined ? { imageSize: opts.imageSize as number } : {}),
+    ...(opts.normalization !== undefined
+      ? { normalization: opts.normalization as { mean: number; std: number } }
+      : {}),
+    ...(opts.classNames !== undefined ? { classNames: opts.classNames as string[] } : {}),
+  };
+}
+
+/** Parses `mean,std` (0-1 scale, std > 0). */
+export function normalizationOption(name: string) {
+  return (value: string): { mean: number; std: number } => {
+    const parts = value.split(',');
+    const [mean, std] = parts.map((v) => (v.trim() === '' ? Number.NaN : Number(v)));
+    if (parts.length !== 2 || !Number.isFinite(mean) || !Number.isFinite(std) || std! <= 0) {
+      throw new CliError(`${name}: expected <mean>,<std> with std > 0 (e.g. 0.5,0.25), but got "${value}".`);
+    }
+    return { mean: mean!, std: std! };
+  };
 }
 
 /** Parses a positive integer option, naming it in the error. */
 export function intOption(name: string) {
   return (value: string): number => {
-    const n = Number(value);
+    const n = value.trim() === '' ? Number.NaN : Number(value);
     if (!Number.isInteger(n) || n < 1)
       throw new CliError(`${name}: expected a positive integer, but got "${value}".`);
+    return n;
+  };
+}
+
+/** Parses a non-negative integer option (0 allowed), naming it in the error. */
+export function nonNegativeIntOption(name: string) {
+  return (value: string): number => {
+    const n = value.trim() === '' ? Number.NaN : Number(value);
+    if (!Number.isInteger(n) || n < 0)
+      throw new CliError(`${name}: expected a non-negative integer, but got "${value}".`);
     return n;
   };
 }
@@ -88,8 +390,18 @@ export function intOption(name: string) {
 /** Parses a finite number option, naming it in the error. */
 export function numberOption(name: string) {
   return (value: string): number => {
-    const n = Number(value);
+    const n = value.trim() === '' ? Number.NaN : Number(value);
     if (!Number.isFinite(n)) throw new CliError(`${name}: expected a number, but got "${value}".`);
+    return n;
+  };
+}
+
+/** Parses a finite number > 0, naming the option in the error. */
+export function positiveNumberOption(name: string) {
+  return (value: string): number => {
+    const n = value.trim() === '' ? Number.NaN : Number(value);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new CliError(`${name}: expected a positive number, but got "${value}".`);
     return n;
   };
 }

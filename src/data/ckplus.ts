@@ -126,11 +126,26 @@ export async function loadCkPlus(root: string, options: LoadCkPlusOptions = {}):
   const fs = await import('node:fs');
   const pathMod = await import('node:path');
   const listDir = async (dir: string) => {
+    let entries: import('node:fs').Dirent[];
     try {
-      return await fs.promises.readdir(dir, { withFileTypes: true });
+      entries = await fs.promises.readdir(dir, { withFileTypes: true });
     } catch (e) {
       throw new DataFormatError(WHERE, dir, undefined, `cannot read the folder (${(e as Error).message}).`);
     }
+    // Follow symbolic links (to frames, class or sequence folders): they count like the real thing.
+    return Promise.all(
+      entries.map(async (e) => {
+        if (!e.isSymbolicLink()) return e;
+        const target = await fs.promises.stat(pathMod.join(dir, e.name)).catch(() => null);
+        const resolved = Object.create(Object.getPrototypeOf(e)) as import('node:fs').Dirent;
+        Object.assign(resolved, e, {
+          isFile: () => target?.isFile() ?? false,
+          isDirectory: () => target?.isDirectory() ?? false,
+          isSymbolicLink: () => false,
+        });
+        return resolved;
+      }),
+    );
   };
   const top = await listDir(root);
   const hasDir = (name: string) => top.some((e) => e.isDirectory() && e.name === name);

@@ -205,6 +205,29 @@ export async function loadFerPlus(
       expectedReason('votes', `${count} data rows, one per FER2013 row`, `${table.rows} rows`),
     );
   }
+  // The join is by row order, so the two files must have the same number of data rows: one row
+  // deleted from (or added to) the FER2013 file would shift every later label, silently.
+  const totalRows = (fer2013 as { totalRows?: unknown }).totalRows;
+  if (typeof totalRows === 'number' && table.rows !== totalRows) {
+    const file = (fer2013 as { file?: unknown }).file;
+    const ferFile = typeof file === 'string' ? ` ("${file}")` : '';
+    throw new DataFormatError(
+      WHERE,
+      votesCsvPath,
+      undefined,
+      table.rows < totalRows
+        ? expectedReason(
+            'votes',
+            `at least ${totalRows} data rows (one per data row of the FER2013 file${ferFile}; the files are joined by row order)`,
+            `${table.rows} rows`,
+          )
+        : expectedReason(
+            'votes',
+            `${totalRows} data rows, one per data row of the FER2013 file${ferFile} (joined by row order, so a missing FER2013 row would shift every later label)`,
+            `${table.rows} rows`,
+          ),
+    );
+  }
   const keep: number[] = [];
   const labels: number[] = [];
   const dropped: { row: number; reason: FerPlusDropReason }[] = [];

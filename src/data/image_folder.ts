@@ -42,6 +42,23 @@ export interface ImageFolderDataset extends FaceDataset {
 
 const WHERE = 'loadImageFolder';
 
+/** A directory entry's kind, following symbolic links (a broken link is `'other'`). */
+async function kindOf(
+  fs: typeof import('node:fs'),
+  full: string,
+  entry: import('node:fs').Dirent,
+): Promise<'file' | 'directory' | 'other'> {
+  if (entry.isFile()) return 'file';
+  if (entry.isDirectory()) return 'directory';
+  if (!entry.isSymbolicLink()) return 'other';
+  try {
+    const target = await fs.promises.stat(full);
+    return target.isFile() ? 'file' : target.isDirectory() ? 'directory' : 'other';
+  } catch {
+    return 'other';
+  }
+}
+
 /**
  * Loads `root/<class>/<image>` files: any format sharp reads (PNG, JPEG, BMP, GIF, WebP, TIFF), any size
  * or colour, converted to `size` x `size` grayscale. Files are read in sorted order (class, then
@@ -95,7 +112,8 @@ export async function loadImageFolder(
   const folders: string[] = [];
   for (const entry of entries) {
     const full = pathMod.join(root, entry.name);
-    if (entry.isDirectory() && !entry.name.startsWith('.')) folders.push(entry.name);
+    if ((await kindOf(fs, full, entry)) === 'directory' && !entry.name.startsWith('.'))
+      folders.push(entry.name);
     else ignored.push(full);
   }
   folders.sort();
@@ -129,15 +147,26 @@ export async function loadImageFolder(
       );
     }
     const dir = pathMod.join(root, folder);
-    const inner = await fs.promises.readdir(dir, { withFileTypes: true });
-    const names = inner
-      .filter((e) => {
-        const ok = e.isFile() && !e.name.startsWith('.') && isImageFile(e.name);
-        if (!ok) ignored.push(pathMod.join(dir, e.name));
-        return ok;
-      })
-      .map((e) => e.name)
-      .sort();
+    let inner: import('node:fs').Dirent[];
+    try {
+      inner = await fs.promises.readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      throw new DataFormatError(
+        WHERE,
+        dir,
+        undefined,
+        `cannot read the class folder (${(e as Error).message}).`,
+      );
+    }
+    const names: string[] = [];
+    for (const e of inner) {
+      const full = pathMod.join(dir, e.name);
+      // Follow symbolic links: a linked image (or class folder, above) counts like the real thing.
+      const ok = !e.name.startsWith('.') && isImageFile(e.name) && (await kindOf(fs, full, e)) === 'file';
+      if (ok) names.push(e.name);
+      else ignored.push(full);
+    }
+    names.sort();
     for (const name of names) {
       files.push(pathMod.join(dir, name));
       labels.push(label);

@@ -89,13 +89,71 @@ export async function decodeGray(
     }
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   } catch (e) {
-    throw new DataFormatError(
-      where,
-      path,
-      undefined,
-      `cannot decode the image (${(e as Error).message.replace(/\s+/g, ' ').trim()}).`,
-    );
+    const detail = await explainDecodeFailure(sharp, path, (e as Error).message);
+    throw new DataFormatError(where, path, undefined, `cannot decode the image (${detail}).`);
   }
+}
+
+/** sharp's default `limitInputPixels`: images with more pixels are refused before decoding. @internal */
+export const MAX_IMAGE_PIXELS = 0x3fff * 0x3fff;
+
+/**
+ * Says why an image could not be decoded, in words a user can act on: a missing, unreadable, empty or
+ * non-regular file, a file that is not an image, truncated or corrupt image data, or an image over
+ * the pixel limit (with its size and the limit). Only called after a failure, so the happy path does
+ * not pay for a `stat`. @internal
+ */
+export async function explainDecodeFailure(
+  sharp: SharpModule,
+  path: string,
+  sharpMessage: string,
+): Promise<string> {
+  const raw = sharpMessage.replace(/\s+/g, ' ').trim();
+  const fs = await import('node:fs');
+  let stat: import('node:fs').Stats;
+  try {
+    stat = await fs.promises.stat(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? 'no such file' : `cannot read the file: ${(e as Error).message}`;
+  }
+  if (stat.isDirectory()) return 'it is a directory, not an image file';
+  if (!stat.isFile()) return 'it is not a regular file';
+  if (stat.size === 0) return 'the file is empty: 0 bytes';
+  try {
+    await fs.promises.access(path, fs.constants.R_OK);
+    const fh = await fs.promises.open(path, 'r');
+    await fh.close();
+  } catch (e) {
+    return `cannot read the file: ${(e as Error).message}`;
+  }
+  if (/pixel limit/i.test(raw)) {
+    let size = '';
+    try {
+      const meta = await sharp(path, { limitInputPixels: false }).metadata();
+      if (meta.width && meta.height) {
+        size = `, ${meta.width}x${meta.height} = ${meta.width * meta.height} pixels`;
+      }
+    } catch {
+      // header unreadable too: report without the size
+    }
+    return `the image is too large to decode${size}, over the limit of ${MAX_IMAGE_PIXELS} pixels, 16383x16383; downscale it first`;
+  }
+  if (/unsupported image format/i.test(raw)) {
+    const fh = await fs.promises.open(path, 'r');
+    const head = Buffer.alloc(8);
+    const { bytesRead } = await fh.read(head, 0, 8, 0).finally(() => fh.close());
+    const hex = Array.from(head.subarray(0, bytesRead), (b) => b.toString(16).padStart(2, '0')).join(' ');
+    return `not an image in a format sharp reads, such as PNG, JPEG, WebP, GIF or TIFF; the ${stat.size}-byte file starts with the bytes ${hex}`;
+  }
+  if (
+    /premature|truncat|end of (file|data|stream)|unknown error|read error|corrupt|invalid|bad|damaged/i.test(
+      raw,
+    )
+  ) {
+    return `the image data is truncated or corrupt, ${stat.size} bytes; libvips says: ${raw}`;
+  }
+  return raw;
 }
 
 /**

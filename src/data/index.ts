@@ -75,6 +75,7 @@ export {
   loadGrayImage,
 } from './image_io';
 export { deriveSeed, mulberry32, Random } from './random';
+export { parseClassMap, remapClasses, resizeDataset } from './remap';
 export { classCounts, datasetStats, type Normalization, subsetDataset, usageIndices } from './stats';
 export {
   SYNTHETIC_DEFAULTS,

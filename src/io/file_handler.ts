@@ -120,20 +120,23 @@ export class FileSystemHandler implements tf.io.IOHandler {
     if (modelJSON === null || typeof modelJSON !== 'object' || modelJSON.modelTopology == null) {
       throw new Error(`fileSystem: "${jsonPath}" is not a tfjs model.json (no \`modelTopology\`).`);
     }
+    checkFerCbamLayersRegistered(modelJSON, jsonPath);
     const dir = p.dirname(jsonPath);
-    return tf.io.getModelArtifactsForJSON(modelJSON, (manifest) => readWeights(manifest, dir));
+    return tf.io.getModelArtifactsForJSON(modelJSON, (manifest) => readWeights(manifest, dir, jsonPath));
   }
 }
 
 async function readWeights(
   manifest: WeightsManifestConfig,
   dir: string,
+  jsonPath: string,
 ): Promise<[WeightsManifestEntry[], ArrayBuffer]> {
   const fs = await nodeFs('fileSystem');
   const p = await nodePath('fileSystem');
   const specs: WeightsManifestEntry[] = [];
   const buffers: ArrayBuffer[] = [];
   for (const group of manifest) {
+    const groupBytes: { file: string; bytes: number }[] = [];
     for (const name of group.paths) {
       const file = p.join(dir, name);
       let bytes: Uint8Array;
@@ -144,11 +147,108 @@ async function readWeights(
           cause: error,
         });
       }
+      groupBytes.push({ file, bytes: bytes.byteLength });
       buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
     }
+    checkGroupSize(group, groupBytes, jsonPath);
     specs.push(...group.weights);
   }
   return [specs, tf.io.CompositeArrayBuffer.join(buffers)];
+}
+
+/**
+ * The layer classes fer-cbam registers with tfjs serialization when `fer-cbam` (or its layers
+ * module) is imported. A model using them cannot be loaded before that import. @category IO
+ */
+export const FER_CBAM_LAYER_CLASSES: readonly string[] = [
+  'CBAM',
+  'ChannelAttention',
+  'SpatialAttention',
+  'SqueezeExcitation',
+  'EfficientChannelAttention',
+  'CoordinateAttention',
+  'ResidualBlock',
+  'FusedBatchNormalization',
+];
+
+/**
+ * Refuses, with the fix, a model.json that uses fer-cbam layer classes not registered yet (tfjs would
+ * only say "Unknown layer: FusedBatchNormalization").
+ */
+function checkFerCbamLayersRegistered(modelJSON: ModelJSON, jsonPath: string): void {
+  const topology = modelJSON.modelTopology as { model_config?: { config?: { layers?: unknown } } };
+  const layers = topology?.model_config?.config?.layers;
+  if (!Array.isArray(layers)) return;
+  const registered = tf.serialization.SerializationMap.getMap().classNameMap;
+  const missing = new Set<string>();
+  for (const layer of layers as { class_name?: unknown }[]) {
+    const name = layer?.class_name;
+    if (typeof name === 'string' && FER_CBAM_LAYER_CLASSES.includes(name) && !(name in registered)) {
+      missing.add(name);
+    }
+  }
+  if (missing.size > 0) {
+    throw new Error(
+      `fileSystem: "${jsonPath}" uses the fer-cbam layer class${missing.size > 1 ? 'es' : ''} ${[...missing].join(', ')}, not registered yet: add \`import 'fer-cbam'\` (it registers fer-cbam's layers with tfjs, and file:// in Node) before loading the model.`,
+    );
+  }
+}
+
+/** Bytes of one element of a stored weight, or `null` for a variable-size (string) weight. */
+function storedElementBytes(spec: WeightsManifestEntry): number | null {
+  const q = spec.quantization?.dtype;
+  if (q !== undefined) return q === 'uint8' ? 1 : 2; // uint16, float16
+  switch (spec.dtype) {
+    case 'float32':
+    case 'int32':
+      return 4;
+    case 'bool':
+      return 1;
+    case 'complex64':
+      return 8;
+    default:
+      return null;
+  }
+}
+
+/**
+ * Bytes the weights of one manifest group occupy, or `null` when a weight has a variable size
+ * (strings). @internal
+ */
+export function manifestGroupBytes(group: { weights: WeightsManifestEntry[] }): number | null {
+  let total = 0;
+  for (const spec of group.weights) {
+    const element = storedElementBytes(spec);
+    if (element === null) return null;
+    total += spec.shape.reduce((a, b) => a * b, 1) * element;
+  }
+  return total;
+}
+
+/**
+ * Compares the bytes of a group's weight files with what its manifest describes, so that a truncated
+ * `weights.bin`, or one of another model (larger, or with trailing bytes), is refused with the file's
+ * name instead of tfjs's shape error or, worse, loading silently.
+ */
+function checkGroupSize(
+  group: { paths: string[]; weights: WeightsManifestEntry[] },
+  files: { file: string; bytes: number }[],
+  jsonPath: string,
+): void {
+  const expectedBytes = manifestGroupBytes(group);
+  if (expectedBytes === null) return;
+  const actual = files.reduce((n, f) => n + f.bytes, 0);
+  if (actual === expectedBytes) return;
+  const where =
+    files.length === 1
+      ? `"${files[0]!.file}"`
+      : `the weight files ${files.map((f) => `"${f.file}"`).join(', ')}`;
+  const described = `${expectedBytes} bytes (${group.weights.length} weights in the manifest of "${jsonPath}")`;
+  const what =
+    actual < expectedBytes
+      ? `is truncated: it holds ${actual} bytes, but model.json describes ${described}`
+      : `holds ${actual} bytes, ${actual - expectedBytes} more than the ${described}: trailing bytes, or the weights of another model`;
+  throw new Error(`fileSystem: ${where} ${what}.`);
 }
 
 /** The model.json object for artifacts (what tfjs's internal `getModelJSONForModelArtifacts` builds). */

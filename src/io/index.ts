@@ -1,5 +1,6 @@
 export { type AtomicWriteData, type WriteFileAtomicOptions, writeFileAtomic } from './atomic';
 export {
+  FER_CBAM_LAYER_CLASSES,
   FileSystemHandler,
   fileSystem,
   fileSystemLoadRouter,
@@ -7,6 +8,7 @@ export {
   isFileSystemRouterRegistered,
   registerFileSystemRouter,
 } from './file_handler';
+export { acquireRunLock, RUN_LOCK_FILE, type RunLock, type RunLockInfo } from './lock';
 
 import { registerFileSystemRouter } from './file_handler';
 

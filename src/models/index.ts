@@ -2,3 +2,4 @@ export * from './model_registry';
 export * from './predict';
 export * from './preprocessing';
 export * from './resnet_cbam';
+export * from './transfer';

@@ -170,6 +170,16 @@ export async function evaluate(
   const indices = toIndexArray(dataset, options.indices, where, 'indices');
   const numClasses = dataset.classNames.length;
   const units = model.outputs[0]?.shape.at(-1);
+  if (model.outputs.length !== 1) {
+    throw new RangeError(
+      expected(
+        where,
+        'model',
+        `a classifier with one output of ${numClasses} units`,
+        `${model.outputs.length} outputs`,
+      ),
+    );
+  }
   if (units !== numClasses) {
     throw new RangeError(
       expected(

@@ -122,11 +122,15 @@ async function runPage(page: Page, baseUrl: string, query: string, png: Buffer) 
   await page.goto(`${baseUrl}${query}`);
   await page.waitForSelector('#result[data-state="ready"], #result[data-state="error"]', {
     state: 'attached',
+    timeout: 120_000, // a busy 2-core machine
   });
   const loadError = await page.getAttribute('#result', 'data-error');
   expect(loadError, 'the page failed to start').toBeNull();
   await page.setInputFiles('#file', { name: 'face.png', mimeType: 'image/png', buffer: png });
-  await page.waitForSelector('#result[data-count="1"], #result[data-state="error"]', { state: 'attached' });
+  await page.waitForSelector('#result[data-count="1"], #result[data-state="error"]', {
+    state: 'attached',
+    timeout: 120_000,
+  });
   expect(await page.getAttribute('#result', 'data-error'), 'the prediction failed').toBeNull();
   const json = JSON.parse((await page.textContent('#result-json')) ?? 'null') as PageResult;
   const rows = await page.$$eval('#probabilities li', (lis) =>
@@ -254,9 +258,9 @@ describe.skipIf(!HAVE_CHROMIUM)('browser demo in headless Chromium', () => {
     expect(new Uint8Array(data)).toEqual(face);
   });
 
-  it('shows the probabilities and heatmaps the library computes in Node (default model, auto backend)', async () => {
+  it('shows the probabilities and heatmaps the library computes in Node (demo model, auto backend)', async () => {
     const page = await context.newPage();
-    const { json, rows, canvases, errors } = await runPage(page, server.url, '', png);
+    const { json, rows, canvases, errors } = await runPage(page, server.url, '?model=model/model.json', png);
     await mkdir(SCREENSHOT_DIR, { recursive: true });
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'browser-demo.png'), fullPage: true });
     await page.close();

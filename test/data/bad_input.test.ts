@@ -242,8 +242,8 @@ const cases: Case[] = [
 ];
 
 describe('bad input corpus', () => {
-  it('has at least 30 cases', () => {
-    expect(cases.length).toBeGreaterThanOrEqual(30);
+  it('has at least 50 cases (more in bad_input_images.test.ts and test/cli/bad_input_cli.test.ts)', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(50);
   });
 
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_, c) => {

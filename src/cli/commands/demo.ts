@@ -13,7 +13,7 @@ import { formatConfusionMatrix } from '../../train/metrics';
 import { train } from '../../train/train';
 import { explainFaces } from '../../visualize/heatmaps';
 import { encodePng } from '../../visualize/png';
-import { intOption, numberOption } from '../common';
+import { CliError, checkOutputDir, intOption, positiveNumberOption } from '../common';
 import { startProgress } from '../progress';
 
 /** Options of the demo (also used by tests with smaller numbers). */
@@ -72,6 +72,11 @@ export interface DemoSummary {
  * seen in training or model selection), saves the model, and writes attention heatmaps.
  */
 export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
+  if (
+    !(typeof options.maxSeconds === 'number' && Number.isFinite(options.maxSeconds) && options.maxSeconds > 0)
+  ) {
+    throw new CliError(`--max-seconds: expected a positive number, but got ${String(options.maxSeconds)}.`);
+  }
   const started = performance.now();
   const log = (line: string) => {
     if (!options.quiet) process.stdout.write(`${line}\n`);
@@ -228,11 +233,12 @@ export function registerDemo(program: Command): void {
     .option(
       '--max-seconds <s>',
       'stop training after this long',
-      numberOption('--max-seconds'),
+      positiveNumberOption('--max-seconds'),
       DEMO_DEFAULTS.maxSeconds,
     )
     .action(async (opts, cmd: Command) => {
       const all = cmd.optsWithGlobals();
+      checkOutputDir(opts.out, '--out');
       const summary = await runDemo({ ...DEMO_DEFAULTS, ...opts, backend: all.backend });
       process.stdout.write(
         `${JSON.stringify({ accuracy: summary.accuracy, backend: summary.backend, seconds: summary.seconds })}\n`,

@@ -1,17 +1,127 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { useBackend } from '../../backends/select';
 import type { FaceDataset } from '../../data/dataset';
-import { datasetStats, subsetDataset, usageIndices } from '../../data/stats';
-import { setPreprocessing } from '../../models/preprocessing';
-import { type Placement, resnetCbam } from '../../models/resnet_cbam';
+import { remapClasses } from '../../data/remap';
+import { subsetDataset, usageIndices } from '../../data/stats';
+import { writeFileAtomic } from '../../io/atomic';
+import { listAttention } from '../../layers/attention_registry';
+import { type Placement, RESNET_DEPTHS, resnetCbam } from '../../models/resnet_cbam';
 import { evaluate } from '../../train/evaluate';
 import { formatConfusionMatrix } from '../../train/metrics';
 import { SCHEDULE_NAMES, type ScheduleName } from '../../train/schedules';
 import { train } from '../../train/train';
-import { CliError, DATASET_KINDS, type DatasetKind, intOption, loadDataset, numberOption } from '../common';
+import {
+  CliError,
+  checkDatasetKind,
+  checkInputFile,
+  checkOutputDir,
+  DATASET_KINDS,
+  intOption,
+  loadDataset,
+  nonNegativeIntOption,
+  positiveNumberOption,
+} from '../common';
 import { startProgress } from '../progress';
+
+const DEPTHS = Object.keys(RESNET_DEPTHS).map(Number);
+
+/** Run-directory entries that mean `--out` holds an earlier run (hidden files and the lock are ignored). */
+function earlierRun(out: string): string[] {
+  if (!existsSync(out)) return [];
+  return readdirSync(out).filter((name) => !name.startsWith('.'));
+}
+
+/**
+ * Watches for Ctrl-C while training. A training step is synchronous, so a SIGINT handler in this
+ * process only runs after the current batch (seconds for a large one): a tiny helper process in the
+ * same process group (which the terminal's Ctrl-C reaches too) prints the message at once and, on a
+ * second Ctrl-C, ends this process at once (SIGKILL; checkpoints are written atomically, so the
+ * last complete one stays loadable). This process still handles the first Ctrl-C itself: it stops
+ * after the batch and saves a checkpoint.
+ */
+export function watchInterrupts(onStop: () => void): {
+  /** Resolves once the helper listens (or could not start); Ctrl-C before that is handled after the batch. */
+  ready: Promise<void>;
+  dispose(): void;
+} {
+  let helperReported = false;
+  let helper: ChildProcess | null = null;
+  const script = `
+let n = 0;
+const parent = ${process.pid};
+process.on('SIGINT', () => {
+  n++;
+  if (n === 1) {
+    process.stderr.write('\\nstopping: saving a checkpoint after this batch (Ctrl-C again to quit at once)\\n');
+    if (process.connected) process.send('sigint');
+  } else {
+    process.stderr.write('\\nquitting at once (the last complete checkpoint is kept)\\n');
+    try { process.kill(parent, 'SIGKILL'); } catch {}
+    process.exit(130);
+  }
+});
+process.on('disconnect', () => process.exit(0));
+if (process.connected) process.send('ready');
+setInterval(() => { try { process.kill(parent, 0); } catch { process.exit(0); } }, 1000);
+`;
+  let resolveReady: () => void = () => {};
+  const ready = new Promise<void>((r) => {
+    resolveReady = r;
+  });
+  // The helper and its channel keep this process alive only until the helper listens.
+  const markReady = () => {
+    helper?.unref();
+    helper?.channel?.unref();
+    resolveReady();
+  };
+  try {
+    helper = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    helper.on('message', (message) => {
+      if (message === 'ready') markReady();
+      else helperReported = true;
+    });
+    helper.on('error', () => {
+      helper = null;
+      markReady();
+    });
+    helper.on('exit', () => markReady());
+  } catch {
+    helper = null;
+    markReady();
+  }
+  let seen = 0;
+  const onSigint = () => {
+    seen++;
+    if (seen > 1) {
+      process.stderr.write('\nquitting at once\n');
+      process.exit(130);
+    }
+    // When Ctrl-C came from the terminal the helper has printed the message already.
+    setTimeout(() => {
+      if (!helperReported) {
+        process.stderr.write(
+          '\nstopping: saving a checkpoint after this batch (Ctrl-C again to quit at once)\n',
+        );
+      }
+    }, 50).unref();
+    onStop();
+  };
+  process.on('SIGINT', onSigint);
+  return {
+    ready,
+    dispose() {
+      markReady();
+      process.off('SIGINT', onSigint);
+      if (helper && helper.exitCode === null) {
+        helper.removeAllListeners('message');
+        helper.kill();
+      }
+    },
+  };
+}
 
 /** Registers `fer-cbam train`. */
 export function registerTrain(program: Command): void {
@@ -35,40 +145,96 @@ export function registerTrain(program: Command): void {
     .option(
       '--lr <rate>',
       'initial (paper, constant) or peak (cosine, onecycle) learning rate',
-      numberOption('--lr'),
+      positiveNumberOption('--lr'),
     )
     .option(
       '--seed <n>',
       'seed of the initial weights, batch order, augmentation and dropout',
-      intOption('--seed'),
+      nonNegativeIntOption('--seed'),
       1,
     )
     .option('--crop <n>', 'random crop size (44 for 48x48 FER2013)', intOption('--crop'), 44)
+    .option(
+      '--limit <n>',
+      'use only the first N training and the first N validation images (quick runs on a subset)',
+      intOption('--limit'),
+    )
     .option('--balanced', 'class-balanced sampling', false)
     .option('--ten-crop-validation', 'validate with ten-crop averaging (slower)', false)
     .option('--resume', 'continue from the last checkpoint in --out', false)
+    .option('--overwrite', 'replace an earlier run in --out (its checkpoints, best model and log)', false)
     .action(async (opts, cmd: Command) => {
       const all = cmd.optsWithGlobals();
-      const backend = await useBackend(all.backend);
-      process.stderr.write(`backend: ${backend}\n`);
+      // Every option is checked before anything is loaded or written.
       const schedule = opts.schedule as ScheduleName;
       if (!SCHEDULE_NAMES.includes(schedule)) {
         throw new CliError(
           `--schedule: expected one of ${SCHEDULE_NAMES.join(', ')}, but got "${opts.schedule}".`,
         );
       }
-      const data = await loadDataset(opts.data, opts.dataset as DatasetKind, {
-        ferPlusVotes: opts.ferplusVotes,
-      });
+      const kind = checkDatasetKind(opts.dataset);
+      if (!DEPTHS.includes(opts.depth)) {
+        throw new CliError(`--depth: expected one of ${DEPTHS.join(', ')}, but got ${opts.depth}.`);
+      }
+      if (!['paper', 'everyBlock', 'none'].includes(opts.placement)) {
+        throw new CliError(
+          `--placement: expected one of paper, everyBlock, none, but got "${opts.placement}".`,
+        );
+      }
+      if (!listAttention().includes(opts.attention)) {
+        throw new CliError(
+          `--attention: expected one of ${listAttention().join(', ')}, but got "${opts.attention}".`,
+        );
+      }
+      if (opts.resume && opts.overwrite) {
+        throw new CliError('--resume and --overwrite contradict each other: give one of them.');
+      }
+      const side = 48; // every dataset is read (or resized) at 48x48
+      if (opts.crop > side) {
+        throw new CliError(`--crop: expected at most the image size ${side}, but got ${opts.crop}.`);
+      }
+      checkInputFile(opts.data, '--data', { directoryOk: true });
+      if (opts.validation !== undefined)
+        checkInputFile(opts.validation, '--validation', { directoryOk: true });
+      if (opts.ferplusVotes !== undefined) checkInputFile(opts.ferplusVotes, '--ferplus-votes');
+      const out = resolve(opts.out);
+      checkOutputDir(out, '--out');
+      const earlier = earlierRun(out);
+      if (earlier.length > 0 && !opts.resume && !opts.overwrite) {
+        throw new CliError(
+          `--out: "${out}" already holds a run (${earlier.slice(0, 4).join(', ')}${earlier.length > 4 ? ', ...' : ''}); pass --resume to continue it, --overwrite to replace it, or choose another --out.`,
+        );
+      }
+
+      const backend = await useBackend(all.backend);
+      process.stderr.write(`backend: ${backend}\n`);
+      const data = await loadDataset(opts.data, kind, { ferPlusVotes: opts.ferplusVotes });
       let trainSet: FaceDataset = data;
       let validation: FaceDataset | undefined;
       if (data.usages) {
         trainSet = subsetDataset(data, usageIndices(data, 'Training'));
         validation = subsetDataset(data, usageIndices(data, 'PublicTest'));
+        if (validation.count === 0) validation = undefined;
       } else if (opts.validation) {
-        validation = await loadDataset(opts.validation, opts.dataset as DatasetKind);
+        validation = await loadDataset(opts.validation, kind, { arg: '--validation' });
+        validation = remapClasses(validation, data.classNames, {}, '--validation');
       }
-      const side = data.height;
+      if (opts.limit !== undefined) {
+        const first = (ds: FaceDataset) =>
+          ds.count > opts.limit
+            ? subsetDataset(
+                ds,
+                Array.from({ length: opts.limit }, (_, i) => i),
+              )
+            : ds;
+        trainSet = first(trainSet);
+        if (validation) validation = first(validation);
+      }
+      if (trainSet.count === 0) {
+        throw new CliError(
+          `--data: "${opts.data}" holds no training images${data.usages ? ' (no rows with Usage Training)' : ''}.`,
+        );
+      }
       const model = resnetCbam({
         depth: opts.depth,
         width: opts.width,
@@ -82,27 +248,16 @@ export function registerTrain(program: Command): void {
       process.stderr.write(
         `model ${model.name}: ${model.countParams()} parameters; ${trainSet.count} training and ${validation?.count ?? 0} validation images\n`,
       );
-      const out = resolve(opts.out);
-      await mkdir(out, { recursive: true });
       const controller = new AbortController();
-      const onSigint = () => {
-        process.stderr.write(
-          '\nstopping: saving a checkpoint after this batch (Ctrl-C again to quit at once)\n',
-        );
-        process.off('SIGINT', onSigint);
-        controller.abort();
-      };
-      process.on('SIGINT', onSigint);
-      // Stored in model.json (checkpoints, best and last models), so eval/predict prepare images the same way.
-      const normalization = datasetStats(trainSet);
-      setPreprocessing(model, {
-        imageSize: side,
-        cropSize: opts.crop,
-        normalization,
-        classNames: data.classNames,
-      });
+      const interrupts = watchInterrupts(() => controller.abort());
+      // Let the helper listen before the first (synchronous) step; never wait long for it.
+      let readyTimer: NodeJS.Timeout | undefined;
+      await Promise.race([interrupts.ready, new Promise((r) => (readyTimer = setTimeout(r, 2000)))]);
+      clearTimeout(readyTimer);
       const bar = startProgress('train', opts.epochs * trainSet.count);
       const lr = opts.lr as number | undefined;
+      // train() stores the preprocessing (image size, crop, normalisation, class names) in every saved
+      // model.json (checkpoints and best), so eval/predict prepare images the same way.
       const result = await train(
         model,
         { train: trainSet, validation },
@@ -117,12 +272,12 @@ export function registerTrain(program: Command): void {
                 ? { type: 'onecycle', maxLearningRate: lr }
                 : { type: schedule, learningRate: lr },
           cropSize: opts.crop,
-          normalization,
+          normalization: 'dataset',
           balanced: opts.balanced,
           validationTenCrop: opts.tenCropValidation,
           checkpointDir: out,
           resume: opts.resume,
-          overwrite: !opts.resume,
+          overwrite: opts.overwrite,
           signal: controller.signal,
           callbacks: {
             onProgress: (p) =>
@@ -141,7 +296,7 @@ export function registerTrain(program: Command): void {
         },
       ).finally(() => {
         bar.stop();
-        process.off('SIGINT', onSigint);
+        interrupts.dispose();
       });
       await model.save(`file://${resolve(out, 'last')}`);
       if (result.stopped) {
@@ -160,11 +315,19 @@ export function registerTrain(program: Command): void {
         process.stdout.write(
           `validation ten-crop accuracy (last epoch): ${(100 * report.accuracy).toFixed(2)} %\n`,
         );
-        await writeFile(
+        await writeFileAtomic(
           resolve(out, 'final_validation.json'),
           `${JSON.stringify({ accuracy: report.accuracy, meanClassAccuracy: report.meanClassAccuracy, best: result.best }, null, 2)}\n`,
         );
       }
-      process.stdout.write(`best: ${JSON.stringify(result.best)}; models in ${out}/best and ${out}/last\n`);
+      if (result.best) {
+        process.stdout.write(
+          `best: ${result.best.monitor} ${result.best.value.toFixed(4)} at epoch ${result.best.epoch}; models in ${out}/best and ${out}/last\n`,
+        );
+      } else {
+        process.stdout.write(
+          `no validation images, so no best model was chosen; the last model is in ${out}/last\n`,
+        );
+      }
     });
 }

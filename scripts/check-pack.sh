@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs fer-cbam as a user does and tries it: `npm pack` (prepack builds dist/), then installs the
+# tarball into empty projects, once with @tensorflow/tfjs (+ the wasm backend) and once with only
+# tfjs-core + tfjs-layers + the cpu backend, and runs the `fer-cbam` command, an ESM import and a CJS
+# require there. Needs the npm registry, nothing else. Run by .ci/run; `bash scripts/check-pack.sh`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "check-pack: $*" >&2; exit 1; }
+
+tarball="$work/$(npm pack --silent --pack-destination "$work" | tail -n 1)"
+[ -f "$tarball" ] || fail "npm pack wrote no tarball"
+listing=$(tar -tzf "$tarball")
+for f in package/dist/index.js package/dist/index.cjs package/dist/index.d.ts package/dist/cli.js \
+  package/models/fer2013/model.json package/models/fer2013/weights.bin package/README.md package/LICENSE; do
+  grep -qx "$f" <<<"$listing" || fail "$f is not in the tarball"
+done
+if grep -E '^package/(test|src|examples|bench|scripts)/|\.map$' <<<"$listing"; then fail "the tarball ships files users do not need (above)"; fi
+bytes=$(stat -c %s "$tarball")
+echo "check-pack: $(basename "$tarball"): $bytes bytes, $(wc -l <<<"$listing") files"
+head -c 19 "$root/dist/cli.js" | grep -q '^#!/usr/bin/env node' || fail "dist/cli.js has no shebang"
+
+# A face to predict: a CK+ crop when the shared data is here, else a plain grey square.
+face="$work/a face ü.png"
+ck="$root/../shared/data/ckplus/CK+48/happy"
+if [ -d "$ck" ]; then cp "$(ls "$ck"/*.png | head -n 1)" "$face"; fi
+
+try_project() {
+  local name=$1 tfjs=$2; shift 2
+  local dir="$work/$name"
+  mkdir -p "$dir"
+  cd "$dir"
+  npm init -y >/dev/null
+  npm install --no-audit --no-fund --loglevel=error "$tarball" "$@" >/dev/null
+  [ -f "$face" ] || node -e "require('sharp')({create:{width:64,height:64,channels:3,background:'#888'}}).png().toFile(process.argv[1])" "$face"
+  local out err
+  npx --no-install fer-cbam --help >"$dir/help.txt" 2>"$dir/err.txt" || fail "$name: fer-cbam --help failed: $(cat "$dir/err.txt")"
+  grep -q 'Usage: fer-cbam' "$dir/help.txt" || fail "$name: --help printed no usage"
+  npx --no-install fer-cbam summary --depth 10 --width 16 >"$dir/summary.txt" 2>"$dir/err.txt" || fail "$name: summary failed: $(cat "$dir/err.txt")"
+  grep -qi 'param' "$dir/summary.txt" || fail "$name: summary printed no parameter count"
+  npx --no-install fer-cbam predict "$face" >"$dir/predict.txt" 2>"$dir/err.txt" || fail "$name: predict (default model) failed: $(cat "$dir/err.txt")"
+  grep -Eq 'angry|disgust|fear|happy|sad|surprise|neutral' "$dir/predict.txt" || fail "$name: predict printed no class: $(cat "$dir/predict.txt")"
+  if grep -q 'Hi, looks like you are running TensorFlow.js' "$dir/err.txt" "$dir/predict.txt"; then fail "$name: the CLI printed tfjs's banner"; fi
+  node --input-type=module -e "
+    import '$tfjs';
+    import { cbam, listPretrained, loadPretrained, resnetCbam } from 'fer-cbam';
+    const m = await loadPretrained('fer2013');
+    if (typeof cbam !== 'function' || resnetCbam({ depth: 10, width: 8 }).countParams() <= 0) throw new Error('ESM exports');
+    if (listPretrained()[0].name !== 'fer2013' || m.outputs[0].shape[1] !== 7) throw new Error('ESM pretrained');
+  " 2>"$dir/err.txt" || fail "$name: ESM import failed: $(cat "$dir/err.txt")"
+  node -e "
+    require('$tfjs');
+    const f = require('fer-cbam');
+    if (typeof f.cbam !== 'function' || f.resnetCbam({ depth: 10, width: 8 }).countParams() <= 0) throw new Error('CJS exports');
+    f.loadPretrained('fer2013').then((m) => { if (m.outputs[0].shape[1] !== 7) throw new Error('CJS pretrained'); });
+  " 2>"$dir/err.txt" || fail "$name: CJS require failed: $(cat "$dir/err.txt")"
+  echo "check-pack: $name: --help, summary, predict (default model), ESM import, CJS require: ok ($(head -n 1 "$dir/predict.txt"))"
+  cd "$root"
+}
+
+try_project tfjs @tensorflow/tfjs @tensorflow/tfjs@^4.22.0 @tensorflow/tfjs-backend-wasm@^4.22.0
+try_project core-layers-cpu @tensorflow/tfjs-backend-cpu @tensorflow/tfjs-core@^4.22.0 @tensorflow/tfjs-layers@^4.22.0 @tensorflow/tfjs-backend-cpu@^4.22.0
+echo "check-pack: ok"

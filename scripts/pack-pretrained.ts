@@ -1,0 +1,203 @@
+/**
+ * Turns a trained run into a shipped pretrained model and the numbers of its model card:
+ *
+ *   npx tsx scripts/pack-pretrained.ts --name fer2013 --from runs/fer2013/best --log runs/fer2013/log.jsonl
+ *   npx tsx scripts/pack-pretrained.ts --name ferplus --from runs/ferplus/best --log runs/ferplus/log.jsonl
+ *   npx tsx scripts/pack-pretrained.ts --name ckplus  --from runs/ckplus --cv runs/ckplus-cv.json
+ *
+ * Writes models/<name>/ (model.json + float16 weights.bin, loadable with plain tf.loadLayersModel),
+ * and docs/models/<name>.json (metrics of the float32 and the float16 model, per class, confusion
+ * matrix, sizes, speed) with docs/models/<name>-confusion.png and <name>-curve.png. FER2013 and FER+
+ * models are scored on the PublicTest rows (the validation split; PrivateTest is never read), CK+ by
+ * its cross-validation results (--cv, from examples/train-ckplus.ts --json).
+ */
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import sharp from 'sharp';
+import {
+  confusionMatrixPng,
+  type EvaluationResult,
+  evaluate,
+  type FaceDataset,
+  fileSystem,
+  getPreprocessing,
+  loadFer2013,
+  loadFerPlus,
+  subsetDataset,
+  toFloat16Artifacts,
+  usageIndices,
+  useBackend,
+  writeFileAtomic,
+} from '../src/index';
+
+const { values: args } = parseArgs({
+  options: {
+    name: { type: 'string' },
+    from: { type: 'string' },
+    log: { type: 'string' },
+    cv: { type: 'string' },
+    data: { type: 'string', default: '../shared/data/fer2013/fer2013.csv.gz' },
+    votes: { type: 'string', default: '../shared/data/ferplus/fer2013new.csv' },
+    backend: { type: 'string', default: 'wasm' },
+  },
+});
+const name = args.name;
+if (!name || !args.from) throw new Error('usage: --name fer2013|ferplus|ckplus --from <model dir>');
+await useBackend(args.backend as 'wasm');
+
+const fromJson = resolve(args.from.replace(/\/model\.json$/, ''), 'model.json');
+const outDir = resolve('models', name);
+await mkdir(outDir, { recursive: true });
+await mkdir('docs/models', { recursive: true });
+const source = await tfl.loadLayersModel(fileSystem(fromJson));
+const pre = getPreprocessing(source);
+if (!pre) throw new Error(`${fromJson}: no stored preprocessing`);
+await source.save(tf.io.withSaveHandler(async (a) => fileSystem(outDir).save(toFloat16Artifacts(a))));
+const shipped = await tfl.loadLayersModel(fileSystem(join(outDir, 'model.json')));
+const weightBytes = (await stat(join(outDir, 'weights.bin'))).size;
+console.log(
+  `${name}: wrote ${outDir} (${weightBytes} bytes of float16 weights, ${source.countParams()} parameters)`,
+);
+
+function summary(r: EvaluationResult) {
+  return {
+    accuracy: r.accuracy,
+    meanClassAccuracy: r.meanClassAccuracy,
+    macroF1: r.macroF1,
+    perClass: r.perClass,
+    confusionMatrix: r.confusionMatrix,
+  };
+}
+
+const card: Record<string, unknown> = {
+  name,
+  parameters: source.countParams(),
+  weightBytes,
+  preprocessing: pre,
+};
+let confusion: EvaluationResult | undefined;
+if (name === 'fer2013' || name === 'ferplus') {
+  let data: FaceDataset = await loadFer2013(args.data!);
+  if (name === 'ferplus') data = await loadFerPlus(data, args.votes!, { mode: 'majority' });
+  const test = subsetDataset(data, usageIndices(data, 'PublicTest'));
+  const opts = { cropSize: pre.cropSize, normalization: pre.normalization };
+  const results: Record<string, unknown> = {};
+  for (const [label, model] of [
+    ['float32', source],
+    ['float16', shipped],
+  ] as const) {
+    const single = await evaluate(model, test, opts);
+    const ten = await evaluate(model, test, { ...opts, tenCrop: true });
+    results[label] = { singleCrop: summary(single), tenCrop: summary(ten) };
+    if (label === 'float16') confusion = ten;
+    console.log(
+      `${name} ${label}: PublicTest (${test.count} images) single-crop ${(100 * single.accuracy).toFixed(2)} %, ten-crop ${(100 * ten.accuracy).toFixed(2)} %`,
+    );
+  }
+  card.publicTest = { count: test.count, ...results };
+  // Agreement of the float16 and float32 predictions, image by image.
+  const x = tf.randomUniform([64, pre.cropSize, pre.cropSize, 1], -2, 2, 'float32', 7);
+  const a = source.predict(x) as tf.Tensor;
+  const b = shipped.predict(x) as tf.Tensor;
+  card.float16MaxLogitDifference = (await tf.max(tf.abs(tf.sub(a, b))).data())[0];
+}
+if (args.cv) card.crossValidation = JSON.parse(await readFile(args.cv, 'utf8'));
+if (confusion) {
+  await writeFile(
+    resolve('docs/models', `${name}-confusion.png`),
+    await confusionMatrixPng(confusion.confusionMatrix, confusion.classNames),
+  );
+}
+if (args.log) {
+  const rows = (await readFile(args.log, 'utf8'))
+    .split('\n')
+    .filter((l) => l.trim())
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          epoch: number;
+          loss: number;
+          accuracy: number;
+          valAccuracy?: number;
+          seconds?: number;
+        },
+    );
+  card.log = rows;
+  await writeFile(resolve('docs/models', `${name}-curve.png`), await curvePng(rows, name));
+}
+
+// Inference speed on wasm in Node, faces per second at batch 1 and 32 (warm, median of 5).
+const speed: Record<string, number> = {};
+for (const batch of [1, 32]) {
+  const x = tf.zeros([batch, pre.cropSize, pre.cropSize, 1]);
+  const times: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const t0 = performance.now();
+    const y = shipped.predict(x) as tf.Tensor;
+    await y.data();
+    y.dispose();
+    times.push(performance.now() - t0);
+  }
+  times.sort((p, q) => p - q);
+  speed[`batch${batch}`] = batch / (times[3]! / 1000);
+  x.dispose();
+}
+card.facesPerSecondWasmNode = speed;
+console.log(
+  `${name}: ${speed.batch1!.toFixed(0)} faces/s at batch 1, ${speed.batch32!.toFixed(0)} at batch 32 (wasm, Node)`,
+);
+await writeFileAtomic(resolve('docs/models', `${name}.json`), `${JSON.stringify(card, null, 1)}\n`);
+
+/** Loss and accuracy per epoch as a PNG line chart (SVG rendered by sharp). */
+async function curvePng(
+  rows: { epoch: number; loss: number; accuracy: number; valAccuracy?: number }[],
+  title: string,
+): Promise<Buffer> {
+  const W = 640;
+  const H = 360;
+  const left = 50;
+  const right = 20;
+  const top = 30;
+  const bottom = 40;
+  const xs = (e: number) => left + ((e - 1) / Math.max(1, rows.length - 1)) * (W - left - right);
+  const ys = (v: number) => top + (1 - v) * (H - top - bottom);
+  const maxLoss = Math.max(...rows.map((r) => r.loss));
+  const line = (vals: number[], color: string) =>
+    `<polyline fill="none" stroke="${color}" stroke-width="2" points="${vals.map((v, i) => `${xs(i + 1)},${ys(v)}`).join(' ')}"/>`;
+  const grid = [0, 0.2, 0.4, 0.6, 0.8, 1]
+    .map(
+      (v) =>
+        `<line x1="${left}" x2="${W - right}" y1="${ys(v)}" y2="${ys(v)}" stroke="#ddd"/><text x="${left - 6}" y="${ys(v) + 4}" text-anchor="end">${v.toFixed(1)}</text>`,
+    )
+    .join('');
+  const ticks = rows
+    .map((r) => `<text x="${xs(r.epoch)}" y="${H - bottom + 16}" text-anchor="middle">${r.epoch}</text>`)
+    .join('');
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>${grid}${ticks}
+<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">${title}: training curve (loss / ${maxLoss.toFixed(2)}, accuracies)</text>
+<text x="${W / 2}" y="${H - 6}" text-anchor="middle">epoch</text>
+${line(
+  rows.map((r) => r.loss / maxLoss),
+  '#d62728',
+)}${line(
+  rows.map((r) => r.accuracy),
+  '#1f77b4',
+)}
+${
+  rows.every((r) => r.valAccuracy !== undefined)
+    ? line(
+        rows.map((r) => r.valAccuracy!),
+        '#2ca02c',
+      )
+    : ''
+}
+<text x="${left + 10}" y="${ys(0.16)}" fill="#d62728">training loss (scaled)</text>
+<text x="${left + 10}" y="${ys(0.1)}" fill="#1f77b4">training accuracy</text>
+<text x="${left + 10}" y="${ys(0.04)}" fill="#2ca02c">PublicTest accuracy</text>
+</svg>`;
+  return sharp(Buffer.from(svg)).png().toBuffer();
+}

@@ -1,0 +1,88 @@
+/**
+ * What each pretrained model is: the facts a model card states, kept in code so that
+ * `listPretrained()` works in browsers without reading files. A test checks every entry against
+ * the shipped files (class names, preprocessing, parameter count, file size).
+ * @module
+ */
+
+/** Names of the pretrained models shipped in the package. @category Pretrained */
+export type PretrainedName = 'fer2013' | 'ferplus' | 'ckplus';
+
+/** A pretrained model's card, as {@link listPretrained} returns it. @category Pretrained */
+export interface PretrainedInfo {
+  /** The name {@link loadPretrained} takes. */
+  name: PretrainedName;
+  /** One line on what it recognises. */
+  description: string;
+  /** The training data and its terms. */
+  data: string;
+  /** Class names in output order (also stored in the model's preprocessing). */
+  classNames: readonly string[];
+  /** The network, as the library call that builds it. */
+  architecture: string;
+  /** Trainable and non-trainable parameters. */
+  parameters: number;
+  /** Bytes of `weights.bin` as shipped (float16). */
+  weightBytes: number;
+  /** Measured accuracies (fractions), each named for its split and protocol. */
+  metrics: Readonly<Record<string, number>>;
+  /** The command that trained it (from the repository root). */
+  command: string;
+  /** Where its full model card is: a heading of docs/models.md. */
+  card: string;
+}
+
+/**
+ * The shipped models, `fer2013` (the default) first.
+ * @category Pretrained
+ */
+export const PRETRAINED_MODELS: readonly PretrainedInfo[] = Object.freeze<PretrainedInfo[]>([
+  {
+    name: 'fer2013',
+    description:
+      'Seven basic expressions of FER2013 (the default model): a ResNet-10 of width 16 with CBAM after the stem and after the last stage.',
+    data: 'FER2013 Training rows (28,709 faces; Goodfellow et al., ICML 2013 workshop, released on Kaggle for research, no open licence; the images are not shipped, only weights trained on them).',
+    classNames: ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'],
+    architecture:
+      "resnetCbam({ depth: 10, width: 16, placement: 'paper', inputShape: [44, 44, 1], numClasses: 7 })",
+    parameters: 312028,
+    weightBytes: 624056,
+    metrics: { publicTestTenCrop: NaN, publicTestSingleCrop: NaN },
+    command:
+      'npx fer-cbam --backend wasm train --data fer2013.csv.gz --depth 10 --width 16 --placement paper --epochs 14 --batch-size 64 --seed 1 --out runs/fer2013',
+    card: 'docs/models.md#fer2013',
+  },
+  {
+    name: 'ferplus',
+    description:
+      'Eight expressions of FER+ (FER2013 relabelled by ten crowd votes per face; adds contempt): the fer2013 network fine-tuned on the majority labels.',
+    data: 'FER2013 Training rows with the FER+ majority labels (Barsoum et al., ICMI 2016; microsoft/FERPlus, MIT licence for the labels; images as for fer2013). Faces whose top vote is unknown, not-a-face or tied are left out.',
+    classNames: ['neutral', 'happiness', 'surprise', 'sadness', 'anger', 'disgust', 'fear', 'contempt'],
+    architecture:
+      "replaceClassifier(fer2013 network, 8): resnetCbam({ depth: 10, width: 16, placement: 'paper' }) with an 8-way classifier",
+    parameters: NaN,
+    weightBytes: NaN,
+    metrics: { publicTestTenCrop: NaN, publicTestSingleCrop: NaN },
+    command:
+      'npx tsx examples/train-ferplus.ts --backend wasm --threads 1 --init runs/fer2013/best --epochs 2 --lr 0.02 --seed 1 --out runs/ferplus',
+    card: 'docs/models.md#ferplus',
+  },
+  {
+    name: 'ckplus',
+    description:
+      'Seven expressions of CK+ (anger, contempt, disgust, fear, happy, sadness, surprise; posed, lab lighting): the fer2013 network fine-tuned on all 981 CK+48 faces.',
+    data: 'CK+ (Lucey et al., CVPR workshops 2010), the CK+48 release: 981 48x48 crops of the last frames of 327 labelled sequences of 118 subjects. Licensed by its authors for non-commercial research only.',
+    classNames: ['anger', 'contempt', 'disgust', 'fear', 'happy', 'sadness', 'surprise'],
+    architecture:
+      "replaceClassifier(fer2013 network, 7): resnetCbam({ depth: 10, width: 16, placement: 'paper' }) with a CK+ classifier",
+    parameters: NaN,
+    weightBytes: NaN,
+    metrics: { crossValidationMean: NaN, crossValidationStd: NaN },
+    command:
+      'npx tsx examples/train-ckplus.ts --backend wasm --threads 1 --init runs/fer2013/best --epochs 6 --lr 0.02 --seed 0 --save runs/ckplus --json runs/ckplus-cv.json',
+    card: 'docs/models.md#ckplus',
+  },
+]);
+
+/** The model the CLI and the browser demo use when none is named. @category Pretrained */
+export const DEFAULT_PRETRAINED: PretrainedName = 'fer2013';

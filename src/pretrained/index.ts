@@ -1,0 +1,3 @@
+export * from './catalog';
+export { float16Bits, toFloat16Artifacts } from './float16';
+export * from './load';

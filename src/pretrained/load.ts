@@ -1,0 +1,127 @@
+/**
+ * Loading the pretrained models by name, like Keras Applications' `weights='imagenet'`: in Node from
+ * the installed package (offline), in browsers from a URL the application serves.
+ * @module
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+import { fileSystem } from '../io/file_handler';
+import { importAtRuntime, isNode } from '../io/node';
+import { getPreprocessing } from '../models/preprocessing';
+import '../models/resnet_cbam'; // registers the layer classes the saved topologies name
+import { PRETRAINED_MODELS, type PretrainedInfo, type PretrainedName } from './catalog';
+
+/** Options of {@link loadPretrained}. @category Pretrained */
+export interface LoadPretrainedOptions {
+  /**
+   * Where the model is served: the URL of its `model.json`, or of the folder holding it (ending in
+   * `/`). Needed in browsers (serve the package's `models/<name>/` folder, see docs/models.md); in
+   * Node it defaults to the copy inside the installed package.
+   */
+  url?: string;
+}
+
+/**
+ * The cards of the shipped pretrained models, `fer2013` (the default) first.
+ * @example
+ * ```ts
+ * for (const m of listPretrained()) console.log(m.name, m.metrics, m.card);
+ * ```
+ * @category Pretrained
+ */
+export function listPretrained(): PretrainedInfo[] {
+  return PRETRAINED_MODELS.map((m) => ({ ...m, classNames: [...m.classNames], metrics: { ...m.metrics } }));
+}
+
+/** Whether `name` names a shipped pretrained model. @category Pretrained */
+export function isPretrainedName(name: string): name is PretrainedName {
+  return PRETRAINED_MODELS.some((m) => m.name === name);
+}
+
+function info(name: string): PretrainedInfo {
+  const found = PRETRAINED_MODELS.find((m) => m.name === name);
+  if (!found) {
+    const names = PRETRAINED_MODELS.map((m) => m.name).join(', ');
+    throw new RangeError(
+      `loadPretrained: no pretrained model "${name}"; the package ships: ${names || 'none'}.`,
+    );
+  }
+  return found;
+}
+
+/**
+ * The absolute path of a pretrained model's `model.json` inside the installed package (Node only).
+ * @example
+ * ```ts
+ * pretrainedModelPath('fer2013'); // …/node_modules/fer-cbam/models/fer2013/model.json
+ * ```
+ * @category Pretrained
+ */
+export async function pretrainedModelPath(name: PretrainedName): Promise<string> {
+  info(name);
+  if (!isNode())
+    throw new Error('pretrainedModelPath: needs Node.js; in a browser pass `url` to loadPretrained.');
+  const { createRequire } = await importAtRuntime<typeof import('node:module')>('node:module');
+  const { dirname, join } = await importAtRuntime<typeof import('node:path')>('node:path');
+  // The package resolves itself by name (its `exports` map lists ./package.json), from src/ and dist/ alike.
+  const base = typeof __filename === 'string' ? __filename : import.meta.url;
+  const root = dirname(createRequire(base).resolve('fer-cbam/package.json'));
+  return join(root, 'models', name, 'model.json');
+}
+
+/**
+ * Loads a pretrained expression model by name. The returned model carries its preprocessing and
+ * class names (`getPreprocessing(model)`), so `facesToInput` / `predictProbabilities` and the CLI
+ * prepare images exactly as in training.
+ * @param name `'fer2013'` (7 FER2013 classes, the default model), `'ferplus'` (8 FER+ classes) or
+ *   `'ckplus'` (7 CK+ classes); {@link listPretrained} lists them with their cards.
+ * @param options Where to load from; in Node the installed package, in browsers `url` is required.
+ * @throws RangeError for an unknown name; Error naming the file or URL when it cannot be loaded.
+ * @example
+ * ```ts
+ * import { loadPretrained, getPreprocessing, facesToInput, predictProbabilities } from 'fer-cbam';
+ * const model = await loadPretrained('fer2013');                       // Node: offline, from the package
+ * // browser: await loadPretrained('fer2013', { url: '/models/fer2013/model.json' });
+ * const p = predictProbabilities(model, facesToInput([face48x48], getPreprocessing(model)!));
+ * ```
+ * @category Pretrained
+ */
+export async function loadPretrained(
+  name: PretrainedName | string,
+  options: LoadPretrainedOptions = {},
+): Promise<tfl.LayersModel> {
+  const card = info(name);
+  let source: string | ReturnType<typeof fileSystem>;
+  let where: string;
+  if (options.url !== undefined) {
+    if (typeof options.url !== 'string' || options.url.length === 0) {
+      throw new TypeError(
+        `loadPretrained: expected \`url\` to be a non-empty string, but got ${JSON.stringify(options.url)}.`,
+      );
+    }
+    where = options.url.endsWith('/') ? `${options.url}model.json` : options.url;
+    source = where;
+  } else if (isNode()) {
+    where = await pretrainedModelPath(card.name);
+    source = fileSystem(where);
+  } else {
+    throw new TypeError(
+      `loadPretrained('${name}'): in a browser pass { url }: serve the package's models/${name}/ folder (model.json and weights.bin) and give the URL of its model.json.`,
+    );
+  }
+  let model: tfl.LayersModel;
+  try {
+    model = await tfl.loadLayersModel(source);
+  } catch (error) {
+    throw new Error(
+      `loadPretrained('${name}'): cannot load ${where}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  const pre = getPreprocessing(model);
+  if (!pre || pre.classNames.join() !== card.classNames.join()) {
+    model.dispose();
+    throw new Error(
+      `loadPretrained('${name}'): ${where} is not the shipped '${name}' model (its stored preprocessing or class names differ).`,
+    );
+  }
+  return model;
+}

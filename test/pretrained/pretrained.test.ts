@@ -1,0 +1,120 @@
+import { existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import {
+  facesToInput,
+  getPreprocessing,
+  isPretrainedName,
+  listPretrained,
+  loadFer2013,
+  loadPretrained,
+  predictProbabilities,
+  pretrainedModelPath,
+  usageIndices,
+} from '../../src/index';
+
+const FER2013 = resolve(__dirname, '../../../shared/data/fer2013/fer2013.csv.gz');
+const models = listPretrained();
+
+describe('listPretrained / loadPretrained', () => {
+  it('lists fer2013 first, every card complete', () => {
+    expect(models[0]?.name).toBe('fer2013');
+    for (const m of models) {
+      expect(isPretrainedName(m.name)).toBe(true);
+      expect(m.classNames.length).toBeGreaterThan(1);
+      expect(m.command).toMatch(/fer-cbam|examples\//);
+      expect(m.card).toMatch(/^docs\/models\.md#/);
+      expect(Object.keys(m.metrics).length).toBeGreaterThan(0);
+    }
+    expect(isPretrainedName('imagenet')).toBe(false);
+  });
+
+  it.each(models.map((m) => [m.name, m] as const))(
+    '%s: the shipped files match its card (classes, preprocessing, parameters, size)',
+    async (name, card) => {
+      const path = await pretrainedModelPath(card.name);
+      expect(path).toBe(resolve(__dirname, '../../models', name, 'model.json'));
+      const model = await loadPretrained(name);
+      const pre = getPreprocessing(model)!;
+      expect(pre.classNames).toEqual(card.classNames);
+      expect(pre.imageSize).toBe(48);
+      expect(pre.cropSize).toBe(model.inputs[0]!.shape[1]);
+      expect(model.countParams()).toBe(card.parameters);
+      expect((await stat(resolve(dirname(path), 'weights.bin'))).size).toBe(card.weightBytes);
+      const manifest = JSON.parse(await readFile(path, 'utf8')).weightsManifest[0].weights;
+      expect(
+        manifest.every((w: { quantization?: { dtype: string } }) => w.quantization?.dtype === 'float16'),
+      ).toBe(true);
+      // Outputs are finite logits of the right size.
+      const y = model.predict(tf.zeros([2, pre.cropSize, pre.cropSize, 1])) as tf.Tensor;
+      expect(y.shape).toEqual([2, card.classNames.length]);
+      expect(Array.from(await y.data()).every(Number.isFinite)).toBe(true);
+      tf.dispose(y);
+      model.dispose();
+    },
+  );
+
+  it.each(models.map((m) => [m.name, m] as const))(
+    '%s: the card states what the pack script measured (docs/models/<name>.json)',
+    async (name, card) => {
+      const measured = JSON.parse(
+        await readFile(resolve(__dirname, '../../docs/models', `${name}.json`), 'utf8'),
+      );
+      expect(card.parameters).toBe(measured.parameters);
+      expect(card.weightBytes).toBe(measured.weightBytes);
+      if (measured.publicTest) {
+        expect(card.metrics.publicTestTenCrop).toBe(measured.publicTest.float16.tenCrop.accuracy);
+        expect(card.metrics.publicTestSingleCrop).toBe(measured.publicTest.float16.singleCrop.accuracy);
+        // float16 storage costs less than 0.2 points.
+        expect(
+          Math.abs(
+            measured.publicTest.float16.tenCrop.accuracy - measured.publicTest.float32.tenCrop.accuracy,
+          ),
+        ).toBeLessThan(0.002);
+      } else {
+        expect(card.metrics.crossValidationMean).toBe(measured.crossValidation.mean);
+        expect(card.metrics.crossValidationStd).toBe(measured.crossValidation.std);
+      }
+    },
+  );
+
+  it('rejects an unknown name, listing the shipped ones', async () => {
+    await expect(loadPretrained('imagenet')).rejects.toThrow(/no pretrained model "imagenet".*fer2013/);
+  });
+
+  it('reports an unreachable URL with the URL', async () => {
+    await expect(loadPretrained('fer2013', { url: 'file:///nonexistent/dir/' })).rejects.toThrow(
+      /\/nonexistent\/dir\/model\.json/,
+    );
+  });
+});
+
+describe.skipIf(!existsSync(FER2013))('fer2013 model on real FER2013 faces', () => {
+  it('predicts PublicTest faces as its card says (first 600 rows, single centre crop)', async () => {
+    const card = models.find((m) => m.name === 'fer2013')!;
+    const data = await loadFer2013(FER2013);
+    const rows = usageIndices(data, 'PublicTest').slice(0, 600);
+    const model = await loadPretrained('fer2013');
+    const pre = getPreprocessing(model)!;
+    const faces = rows.map((r) => data.images.subarray(r * 48 * 48, (r + 1) * 48 * 48));
+    const x = facesToInput(faces, pre);
+    const probs = predictProbabilities(model, x);
+    const predicted = (await tf.argMax(probs, 1).data()) as Int32Array;
+    tf.dispose([x, probs]);
+    let correct = 0;
+    rows.forEach((r, i) => {
+      if (predicted[i] === data.labels[r]) correct++;
+    });
+    // The card's full-split single-crop accuracy, within the sampling error of 600 faces (3 sigma).
+    const expected = card.metrics.publicTestSingleCrop!;
+    const sigma = Math.sqrt((expected * (1 - expected)) / rows.length);
+    expect(Math.abs(correct / rows.length - expected)).toBeLessThan(3 * sigma);
+    // Fixed faces: the first five happy PublicTest faces (the clearest class); at least four are right.
+    const happy = rows.filter((r) => data.labels[r] === 3).slice(0, 5);
+    const happyRight = happy.filter((r) => predicted[rows.indexOf(r)] === 3).length;
+    expect(happyRight).toBeGreaterThanOrEqual(4);
+    model.dispose();
+  }, 300_000);
+});
