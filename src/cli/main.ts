@@ -1,3 +1,4 @@
+import './prod_mode'; // first: silences tfjs's console advice before any module makes a tensor
 import { createRequire } from 'node:module';
 import { runCli } from './program';
 import '../io/index'; // registers file:// for model.save / loadLayersModel
