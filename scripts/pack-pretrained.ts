@@ -61,7 +61,7 @@ if (args['speed-only']) {
   process.exit(0);
 }
 
-const fromJson = resolve(args.from.replace(/\/model\.json$/, ''), 'model.json');
+const fromJson = resolve(args.from!.replace(/\/model\.json$/, ''), 'model.json');
 const outDir = resolve('models', name);
 await mkdir(outDir, { recursive: true });
 await mkdir('docs/models', { recursive: true });

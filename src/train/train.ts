@@ -784,6 +784,7 @@ export async function train(
  * @category Training
  */
 export class NonFiniteLossError extends Error {
+  /** `'NonFiniteLossError'`. */
   override name = 'NonFiniteLossError';
   /** The failing step (1-based, counted over the whole run), its epoch and batch (0-based) and the loss. */
   readonly detail: { step: number; epoch: number; batch: number; loss: number };

@@ -109,7 +109,9 @@ describe.skipIf(!HAS_DETECTOR || ck.length === 0)(
       for (const p of placed) expect(matchIou(p, faces)).toBeGreaterThan(0.75);
     });
 
-    it('frames crops like the originals (the calibration, on 12 + 12 faces)', { timeout: 600_000 }, async () => {
+    it('frames crops like the originals (the calibration, on 12 + 12 faces)', {
+      timeout: 600_000,
+    }, async () => {
       const detector = await sharedDetector();
       const ckm = await measure(detector, ck.slice(0, CALIBRATION_FACES));
       expect(ckm.filter((m) => m.found).length, 'CK+ faces found').toBeGreaterThanOrEqual(
@@ -126,7 +128,9 @@ describe.skipIf(!HAS_DETECTOR || ck.length === 0)(
       }
     });
 
-    it('finds nothing in a picture without a face, and misses tiny faces unless tiled', { timeout: 600_000 }, async () => {
+    it('finds nothing in a picture without a face, and misses tiny faces unless tiled', {
+      timeout: 600_000,
+    }, async () => {
       const detector = await sharedDetector();
       const noise = Buffer.from(Array.from({ length: 320 * 240 * 3 }, (_, i) => (i * 7919) % 251));
       const blank = await sharp(noise, { raw: { width: 320, height: 240, channels: 3 } })
