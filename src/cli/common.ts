@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync 
 import { dirname, resolve } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Command } from 'commander';
+import { type BackendName, useBackend } from '../backends/select';
 import { CKPLUS_CLASSES_WITH_NEUTRAL, loadCkPlus } from '../data/ckplus';
 import type { FaceDataset } from '../data/dataset';
 import { FER2013_CLASSES } from '../data/dataset';
@@ -404,4 +405,25 @@ export function positiveNumberOption(name: string) {
       throw new CliError(`${name}: expected a positive number, but got "${value}".`);
     return n;
   };
+}
+
+/**
+ * The {@link useBackend} call of every command: the global `--backend` and `--threads` options.
+ * @throws CliError when `--threads` is given for a backend other than wasm or auto.
+ * @example
+ * ```ts
+ * const backend = await selectBackend(cmd.optsWithGlobals());
+ * ```
+ */
+export async function selectBackend(globals: { backend?: string; threads?: number }): Promise<string> {
+  const name = (globals.backend ?? 'auto') as BackendName;
+  if (globals.threads !== undefined) {
+    if (name !== 'wasm' && name !== 'auto') {
+      throw new CliError(
+        `--threads sets the wasm backend's threads; it does not apply to --backend ${name}.`,
+      );
+    }
+    if (globals.threads > 8) throw new CliError(`--threads: expected 1 to 8, but got ${globals.threads}.`);
+  }
+  return useBackend(name, globals.threads === undefined ? {} : { wasm: { threads: globals.threads } });
 }

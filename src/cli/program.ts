@@ -6,6 +6,7 @@ import { registerEval } from './commands/evaluate';
 import { registerPredict } from './commands/predict';
 import { registerSummary } from './commands/summary';
 import { registerTrain } from './commands/train';
+import { intOption } from './common';
 
 /** Builds the `fer-cbam` command line (exported for tests). */
 export function buildProgram(version: string): Command {
@@ -16,6 +17,11 @@ export function buildProgram(version: string): Command {
       new Option('--backend <name>', 'tfjs backend (tensorflow = @tensorflow/tfjs-node(-gpu), if installed)')
         .choices([...BACKEND_NAMES])
         .default('auto'),
+    )
+    .option(
+      '--threads <n>',
+      'wasm backend threads, 1-8 (default: one per CPU core, at most 8)',
+      intOption('--threads'),
     )
     .option('--verbose', 'print the stack trace of an error', false);
   registerDemo(program);

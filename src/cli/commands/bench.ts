@@ -1,10 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Command } from 'commander';
-import { BACKEND_NAMES, type BackendName, useBackend } from '../../backends/select';
+import { BACKEND_NAMES, type BackendName } from '../../backends/select';
 import { forwardStep, timeSteps, trainingStep } from '../../backends/timing';
 import { type Placement, resnetCbam } from '../../models/resnet_cbam';
-import { CliError, intOption } from '../common';
+import { CliError, intOption, selectBackend } from '../common';
 
 /** One benchmark measurement (the same row format as `npm run bench`). */
 export interface BenchRow {
@@ -65,7 +65,7 @@ export function registerBench(program: Command): void {
     .option('--depth <n>', 'ResNet depth', intOption('--depth'), 18)
     .option('--placements <list>', 'comma-separated placements', 'paper,none')
     .option('--json <file>', 'also write the rows as JSON')
-    .action(async (opts) => {
+    .action(async (opts, cmd: Command) => {
       const backends = String(opts.backends).split(',') as BackendName[];
       for (const b of backends) {
         if (!BACKEND_NAMES.includes(b)) {
@@ -74,7 +74,7 @@ export function registerBench(program: Command): void {
       }
       const rows: BenchRow[] = [];
       for (const requested of backends) {
-        const backend = await useBackend(requested);
+        const backend = await selectBackend({ backend: requested, threads: cmd.optsWithGlobals().threads });
         process.stderr.write(`benchmarking on ${backend} ...\n`);
         rows.push(
           ...(await benchModels(backend, {

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Command } from 'commander';
-import { type BackendName, useBackend } from '../../backends/select';
+import type { BackendName } from '../../backends/select';
 import { datasetStats } from '../../data/stats';
 import { syntheticExpressions } from '../../data/synthetic';
 import { facesToInput } from '../../models/predict';
@@ -13,13 +13,15 @@ import { formatConfusionMatrix } from '../../train/metrics';
 import { train } from '../../train/train';
 import { explainFaces } from '../../visualize/heatmaps';
 import { encodePng } from '../../visualize/png';
-import { CliError, checkOutputDir, intOption, positiveNumberOption } from '../common';
+import { CliError, checkOutputDir, intOption, positiveNumberOption, selectBackend } from '../common';
 import { startProgress } from '../progress';
 
 /** Options of the demo (also used by tests with smaller numbers). */
 export interface DemoOptions {
   out: string;
   backend: BackendName;
+  /** wasm threads (the global `--threads`); defaults to one per core. */
+  threads?: number;
   seed: number;
   trainCount: number;
   testCount: number;
@@ -32,7 +34,7 @@ export interface DemoOptions {
 }
 
 /** The demo's defaults: sized to finish in about two minutes on a 2-core CPU with the WASM backend. */
-export const DEMO_DEFAULTS: Omit<DemoOptions, 'out' | 'backend'> = {
+export const DEMO_DEFAULTS: Omit<DemoOptions, 'out' | 'backend' | 'threads'> = {
   seed: 1,
   trainCount: 1400,
   testCount: 350,
@@ -81,7 +83,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const log = (line: string) => {
     if (!options.quiet) process.stdout.write(`${line}\n`);
   };
-  const backend = await useBackend(options.backend);
+  const backend = await selectBackend(options);
   log(`fer-cbam demo on the ${backend} backend`);
 
   const { size, cropSize, variation } = DEMO_DATA;
@@ -239,7 +241,12 @@ export function registerDemo(program: Command): void {
     .action(async (opts, cmd: Command) => {
       const all = cmd.optsWithGlobals();
       checkOutputDir(opts.out, '--out');
-      const summary = await runDemo({ ...DEMO_DEFAULTS, ...opts, backend: all.backend });
+      const summary = await runDemo({
+        ...DEMO_DEFAULTS,
+        ...opts,
+        backend: all.backend,
+        threads: all.threads,
+      });
       process.stdout.write(
         `${JSON.stringify({ accuracy: summary.accuracy, backend: summary.backend, seconds: summary.seconds })}\n`,
       );

@@ -1,6 +1,5 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { useBackend } from '../../backends/select';
 import type { FaceDataset } from '../../data/dataset';
 import { parseClassMap, remapClasses } from '../../data/remap';
 import { subsetDataset, usageIndices } from '../../data/stats';
@@ -18,6 +17,7 @@ import {
   loadDataset,
   loadModel,
   preprocessingOverrides,
+  selectBackend,
 } from '../common';
 import { startProgress } from '../progress';
 
@@ -71,7 +71,7 @@ export function registerEval(program: Command): void {
     if (opts.png !== undefined) checkOutputFile(opts.png, '--png');
     if (opts.json !== undefined) checkOutputFile(opts.json, '--json');
 
-    await useBackend(all.backend);
+    await selectBackend(all);
     const { model, preprocessing } = await loadModel(opts.model, preprocessingOverrides(opts));
     // Images at the model's own size (its stored imageSize), labels in the model's class order.
     let data: FaceDataset = await loadDataset(opts.data, kind, {

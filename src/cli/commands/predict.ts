@@ -3,7 +3,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve, sep } from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Command } from 'commander';
-import { useBackend } from '../../backends/select';
 import { isImageFile, loadGrayImage } from '../../data/image_io';
 import { annotateImage } from '../../faces/annotate';
 import { loadFaceDetector } from '../../faces/blazeface';
@@ -21,7 +20,7 @@ import { facesToInput } from '../../models/predict';
 import type { Preprocessing } from '../../models/preprocessing';
 import { explainFaces } from '../../visualize/heatmaps';
 import { encodePng } from '../../visualize/png';
-import { CliError, intOption, loadModel, numberOption } from '../common';
+import { CliError, intOption, loadModel, numberOption, selectBackend } from '../common';
 import { startProgress } from '../progress';
 
 /**
@@ -234,7 +233,7 @@ export function registerPredict(program: Command): void {
     .action(async (images: string[], opts, cmd: Command) => {
       const all = cmd.optsWithGlobals();
       const detect = checkDetect(opts.detect);
-      await useBackend(all.backend);
+      await selectBackend(all);
       const { model, preprocessing } = await loadModel(opts.model);
       const files = expandInputs(images);
       if (files.length === 0) throw new CliError('predict: no image files in the given folders.');
@@ -379,7 +378,7 @@ export function registerPredict(program: Command): void {
     .action(async (images: string[], opts, cmd: Command) => {
       const all = cmd.optsWithGlobals();
       const detect = checkDetect(opts.detect);
-      await useBackend(all.backend);
+      await selectBackend(all);
       const { model, preprocessing } = await loadModel(opts.model);
       const files = expandInputs(images);
       if (files.length === 0) throw new CliError('attention: no image files in the given folders.');

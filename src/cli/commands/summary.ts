@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { useBackend } from '../../backends/select';
 import type { Placement } from '../../models/resnet_cbam';
 import { resnetCbam } from '../../models/resnet_cbam';
-import { intOption } from '../common';
+import { intOption, selectBackend } from '../common';
 
 /** Registers `fer-cbam summary`. */
 export function registerSummary(program: Command): void {
@@ -16,7 +15,7 @@ export function registerSummary(program: Command): void {
     .option('--input <side>', 'input side (square, 1 channel)', intOption('--input'), 44)
     .option('--classes <n>', 'number of classes', intOption('--classes'), 7)
     .action(async (opts, cmd: Command) => {
-      await useBackend(cmd.optsWithGlobals().backend);
+      await selectBackend(cmd.optsWithGlobals());
       const model = resnetCbam({
         depth: opts.depth,
         width: opts.width,

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Command } from 'commander';
-import { useBackend } from '../../backends/select';
 import type { FaceDataset } from '../../data/dataset';
 import { remapClasses } from '../../data/remap';
-import { subsetDataset, usageIndices } from '../../data/stats';
+import { type Normalization, subsetDataset, usageIndices } from '../../data/stats';
 import { writeFileAtomic } from '../../io/atomic';
 import { listAttention } from '../../layers/attention_registry';
 import { type Placement, RESNET_DEPTHS, resnetCbam } from '../../models/resnet_cbam';
@@ -21,8 +21,10 @@ import {
   DATASET_KINDS,
   intOption,
   loadDataset,
+  loadModel,
   nonNegativeIntOption,
   positiveNumberOption,
+  selectBackend,
 } from '../common';
 import { startProgress } from '../progress';
 
@@ -135,6 +137,10 @@ export function registerTrain(program: Command): void {
     .option('--validation <path>', 'validation data for a folder dataset (FER2013 uses its PublicTest rows)')
     .option('--ferplus-votes <csv>', 'FER+ votes (fer2013new.csv) to train on FER+ labels')
     .option('--out <dir>', 'run directory: checkpoints, best model, log.jsonl', 'runs/fer2013')
+    .option(
+      '--init <model>',
+      'start from a pretrained name (fer2013) or a saved model directory instead of new weights (its architecture replaces --depth, --width, --placement and --attention)',
+    )
     .option('--depth <n>', 'ResNet depth: 10, 18, 34, 50, 101, 152', intOption('--depth'), 18)
     .option('--width <n>', 'channels of the first stage', intOption('--width'), 64)
     .option('--placement <where>', 'attention placement: paper | everyBlock | none', 'paper')
@@ -186,6 +192,16 @@ export function registerTrain(program: Command): void {
           `--attention: expected one of ${listAttention().join(', ')}, but got "${opts.attention}".`,
         );
       }
+      if (opts.init !== undefined) {
+        const clash = ['depth', 'width', 'placement', 'attention'].filter(
+          (name) => cmd.getOptionValueSource(name) === 'cli',
+        );
+        if (clash.length > 0) {
+          throw new CliError(
+            `--init ${opts.init} brings its own architecture: drop ${clash.map((n) => `--${n}`).join(', ')}.`,
+          );
+        }
+      }
       if (opts.resume && opts.overwrite) {
         throw new CliError('--resume and --overwrite contradict each other: give one of them.');
       }
@@ -206,7 +222,7 @@ export function registerTrain(program: Command): void {
         );
       }
 
-      const backend = await useBackend(all.backend);
+      const backend = await selectBackend(all);
       process.stderr.write(`backend: ${backend}\n`);
       const data = await loadDataset(opts.data, kind, { ferPlusVotes: opts.ferplusVotes });
       let trainSet: FaceDataset = data;
@@ -235,18 +251,38 @@ export function registerTrain(program: Command): void {
           `--data: "${opts.data}" holds no training images${data.usages ? ' (no rows with Usage Training)' : ''}.`,
         );
       }
-      const model = resnetCbam({
-        depth: opts.depth,
-        width: opts.width,
-        placement: opts.placement as Placement,
-        attention: opts.attention,
-        inputShape: [opts.crop, opts.crop, 1],
-        numClasses: data.classNames.length,
-        classifierActivation: 'linear',
-        seed: opts.seed,
-      });
+      let model: tfl.LayersModel;
+      let normalization: 'dataset' | Normalization = 'dataset';
+      if (opts.init !== undefined) {
+        const init = await loadModel(opts.init, { arg: '--init' });
+        const { classNames, cropSize, imageSize } = init.preprocessing;
+        if (classNames.join(',') !== data.classNames.join(',')) {
+          throw new CliError(
+            `--init: "${opts.init}" predicts ${classNames.length} classes (${classNames.join(', ')}) but --data has ${data.classNames.length} (${data.classNames.join(', ')}); give it a new classifier with replaceClassifier() first (as examples/train-ferplus.ts does).`,
+          );
+        }
+        if (cropSize !== opts.crop || imageSize !== side) {
+          throw new CliError(
+            `--init: "${opts.init}" takes ${cropSize}x${cropSize} crops of ${imageSize}x${imageSize} images, but this run uses ${opts.crop}x${opts.crop} crops of ${side}x${side} (set --crop ${cropSize}).`,
+          );
+        }
+        model = init.model;
+        // The network learnt on inputs normalised this way; keep it rather than recomputing it.
+        normalization = init.preprocessing.normalization;
+      } else {
+        model = resnetCbam({
+          depth: opts.depth,
+          width: opts.width,
+          placement: opts.placement as Placement,
+          attention: opts.attention,
+          inputShape: [opts.crop, opts.crop, 1],
+          numClasses: data.classNames.length,
+          classifierActivation: 'linear',
+          seed: opts.seed,
+        });
+      }
       process.stderr.write(
-        `model ${model.name}: ${model.countParams()} parameters; ${trainSet.count} training and ${validation?.count ?? 0} validation images\n`,
+        `model ${model.name}${opts.init !== undefined ? ` (from ${opts.init})` : ''}: ${model.countParams()} parameters; ${trainSet.count} training and ${validation?.count ?? 0} validation images\n`,
       );
       const controller = new AbortController();
       const interrupts = watchInterrupts(() => controller.abort());
@@ -272,7 +308,7 @@ export function registerTrain(program: Command): void {
                 ? { type: 'onecycle', maxLearningRate: lr }
                 : { type: schedule, learningRate: lr },
           cropSize: opts.crop,
-          normalization: 'dataset',
+          normalization,
           balanced: opts.balanced,
           validationTenCrop: opts.tenCropValidation,
           checkpointDir: out,
