@@ -1,11 +1,22 @@
 import { defineConfig } from 'tsup';
 
-// Library: ESM + CJS + .d.ts. The CLI: one ESM entry with a shebang, used by the package `bin`.
-// Peers (tfjs) and optional backends stay external so the user's single tfjs instance is used.
+// Library: ESM + CJS + .d.ts, the root and its subpaths (package.json `exports`). Code splitting in
+// both formats, so that `fer-cbam` and `fer-cbam/backends` share one copy of each module (one kernel
+// registry, one class per layer) rather than bundling their own. The CLI: one ESM entry with a
+// shebang, used by the package `bin`. Peers (tfjs) and optional backends stay external so the user's
+// single tfjs instance is used.
+const SUBPATHS = ['backends', 'diagnostics', 'io', 'ops', 'pretrained', 'train'];
+
 export default defineConfig([
   {
-    entry: { index: 'src/index.ts' },
+    entry: {
+      index: 'src/index.ts',
+      ...Object.fromEntries(SUBPATHS.map((name) => [name, `src/${name}/index.ts`])),
+    },
     format: ['esm', 'cjs'],
+    splitting: true,
+    // import.meta.url in the CJS build (code splitting leaves it raw otherwise, a syntax error there).
+    shims: true,
     dts: true,
     sourcemap: true,
     clean: true,

@@ -20,8 +20,8 @@ import {
   predictProbabilities,
   usageIndices,
   useBackend,
-  writeFileAtomic,
 } from '../src/index';
+import { writeFileAtomic } from '../src/io/index';
 
 const { values: args } = parseArgs({
   options: {

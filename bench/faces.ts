@@ -25,7 +25,7 @@ import {
   readImage,
 } from '../src/faces';
 import '../src/io/index';
-import { resnetCbam, setPreprocessing } from '../src/models';
+import { createModel, setPreprocessing } from '../src/models';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -71,14 +71,14 @@ async function loadClassifier(): Promise<{ model: tfl.LayersModel; name: string 
       name: path.relative(root, dir) || dir,
     };
   }
-  const model = resnetCbam({ depth: 18, placement: 'paper', inputShape: [44, 44, 1], numClasses: 7 });
+  const model = createModel('resnet18-cbam', { inputShape: [44, 44, 1], numClasses: 7 });
   setPreprocessing(model, {
     imageSize: 48,
     cropSize: 44,
     normalization: { mean: 0.5, std: 0.25 },
     classNames: [...FER2013_CLASSES],
   });
-  return { model, name: 'resnet18-paper (untrained)' };
+  return { model, name: 'resnet18-cbam (untrained)' };
 }
 
 const { model, name: modelName } = await loadClassifier();

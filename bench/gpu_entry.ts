@@ -20,15 +20,15 @@ import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 // Static import so that the bundle contains it; dawn.node is found beside the bundle.
 import { create, globals } from 'webgpu';
-// By path, like '../src/backends/webgpu': the bundle then leaves out the wasm and tensorflow backends.
-import { forwardStep, profileKernels, timeSteps, trainingStep } from '../src/backends/timing';
+import { setupWebGPU } from '../src/backends/webgpu';
 import {
-  countWebGPUCalls,
   registerWebGPUTrainingKernels,
-  setupWebGPU,
   unregisterWebGPUTrainingKernels,
-} from '../src/backends/webgpu';
-import { resnetCbam } from '../src/models/resnet_cbam';
+} from '../src/backends/webgpu_kernels';
+// By path, like '../src/backends/webgpu': the bundle then leaves out the wasm and tensorflow backends.
+import { forwardStep, profileKernels, timeSteps, trainingStep } from '../src/diagnostics/timing';
+import { countWebGPUCalls } from '../src/diagnostics/webgpu_counter';
+import { createModel } from '../src/models/model_registry';
 import { batchNormGradients, channelMoments } from '../src/ops/batch_norm';
 import { linearCombination } from '../src/ops/linear_combination';
 
@@ -121,12 +121,12 @@ const y = tf.oneHot(
 );
 
 async function measure(
-  placement: 'none' | 'paper',
+  name: 'resnet18' | 'resnet18-cbam',
   label: string,
   modes: ('train' | 'forward')[],
   extra = {},
 ) {
-  const model = resnetCbam({ depth: 18, placement, classifierActivation: 'linear' });
+  const model = createModel(name, { classifierActivation: 'linear' });
   for (const mode of modes) {
     const step = mode === 'train' ? trainingStep(model, x, y) : forwardStep(model, x);
     const steps = mode === 'train' ? trainSteps : forwardSteps;
@@ -138,7 +138,7 @@ async function measure(
     emit({
       event: 'speed',
       backend: 'webgpu',
-      model: `resnet18-${placement}`,
+      model: name,
       batch,
       mode,
       imgPerSec: Math.round(imgPerSec),
@@ -151,14 +151,14 @@ async function measure(
   model.dispose();
 }
 
-async function profileTrainingStep(placement: 'none' | 'paper'): Promise<void> {
-  const model = resnetCbam({ depth: 18, placement, classifierActivation: 'linear' });
+async function profileTrainingStep(name: 'resnet18' | 'resnet18-cbam'): Promise<void> {
+  const model = createModel(name, { classifierActivation: 'linear' });
   const train = trainingStep(model, x, y);
   await train.run(); // warm-up: compiles the shaders
   const p = await profileKernels(train.run, 15);
   emit({
     event: 'profile',
-    model: `resnet18-${placement}`,
+    model: name,
     kernels: p.kernels,
     kernelMs: Math.round(p.kernelMs),
     top: p.top.map(({ name, n, ms }) => ({ name, n, ms: Math.round(ms * 10) / 10 })),
@@ -167,9 +167,9 @@ async function profileTrainingStep(placement: 'none' | 'paper'): Promise<void> {
   model.dispose();
 }
 
-// Overhead per step with negligible kernel time: ResNet-18 'paper' at width 4 on 8x8 inputs, batch 1.
+// Overhead per step with negligible kernel time: resnet18w4-cbam on 8x8 inputs, batch 1.
 {
-  const tiny = resnetCbam({ depth: 18, width: 4, inputShape: [8, 8, 1], classifierActivation: 'linear' });
+  const tiny = createModel('resnet18w4-cbam', { inputShape: [8, 8, 1], classifierActivation: 'linear' });
   const xt = tf.randomNormal([1, 8, 8, 1]);
   const step = trainingStep(tiny, xt, tf.slice(y, [0, 0], [1, 7]));
   const { msPerStep } = await timeSteps(step.run, { batch: 1, steps: quick ? 5 : 50, warmup: 2 });
@@ -177,7 +177,7 @@ async function profileTrainingStep(placement: 'none' | 'paper'): Promise<void> {
   await step.run();
   emit({
     event: 'overhead',
-    model: 'resnet18-paper width 4, 8x8, batch 1',
+    model: 'resnet18w4-cbam, 8x8, batch 1',
     msPerStep,
     perStep: counter.stop(),
   });
@@ -185,18 +185,18 @@ async function profileTrainingStep(placement: 'none' | 'paper'): Promise<void> {
   tiny.dispose();
 }
 
-await measure('none', 'fer-cbam kernels, submit 64', ['train', 'forward']);
-await measure('paper', 'fer-cbam kernels, submit 64', ['train', 'forward']);
+await measure('resnet18', 'fer-cbam kernels, submit 64', ['train', 'forward']);
+await measure('resnet18-cbam', 'fer-cbam kernels, submit 64', ['train', 'forward']);
 for (const batchSize of [15, 256]) {
   tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', batchSize);
-  await measure('none', `fer-cbam kernels, submit ${batchSize}`, ['train']);
+  await measure('resnet18', `fer-cbam kernels, submit ${batchSize}`, ['train']);
 }
 tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', 64);
 registerWebGPUTrainingKernels({ replaceConv2DBackpropInput: true });
-await measure('none', 'fer-cbam kernels + stride-phase Conv2DBackpropInput', ['train']);
+await measure('resnet18', 'fer-cbam kernels + stride-phase Conv2DBackpropInput', ['train']);
 registerWebGPUTrainingKernels();
-await profileTrainingStep('none');
+await profileTrainingStep('resnet18');
 unregisterWebGPUTrainingKernels();
 // Without any fer-cbam WebGPU kernel (tfjs's own, and fer-cbam's BatchNorm and SGD as tfjs ops).
-await measure('none', 'tfjs stock kernels', ['train']);
+await measure('resnet18', 'tfjs stock kernels', ['train']);
 emit({ event: 'done' });

@@ -1,67 +1,68 @@
 /**
- * `npm run bench -- [--backends wasm,webgpu,tensorflow,cpu] [--batch 16] [--steps 3] [--warmup 1]
- *   [--models resnet18-paper,resnet18-none] [--modes train,forward] [--threads N] [--json FILE]
- *   [--torch auto|off] [--python PATH] [--data PATH|off] [--profile]`
+ * `npm run bench -- [options]` (`--help` lists them): training and forward speed of fer-cbam's networks
+ * side by side with the PyTorch reference, in one run.
  *
- * Times forward passes and training steps of resnetCbam (44x44x1 input, 7 classes) per backend after
- * warm-up, runs the PyTorch reference (bench/torch_speed.py) side by side in the same run when a python3
- * with torch is found, times the FER2013 loader (bench/fer2013_loader.ts, when the data is there), prints a
- * table with tfjs/PyTorch ratios and writes JSON rows
- * `{ backend, model, batch, mode: 'train' | 'forward', imgPerSec, ... }`.
- * A training step is a plain tfjs optimizer step (tf.variableGrads + momentum SGD), so it measures the
- * backend, not fer-cbam's training loop; the steps and their timing are src/backends/timing.ts. Numbers are benchmarks; nothing here is asserted by tests.
+ * Each measurement is a bare step (bench/step_worker.ts: `trainingStep` = tf.variableGrads + fer-cbam's
+ * SGD, `forwardStep` = predict) or the PyTorch reference's step (bench/torch_speed.py --serve), on the
+ * same network (a preset name such as `resnet10w16-cbam`), batch, input (44x44x1, 7 classes) and thread
+ * count. Both sides run as long-lived worker processes (one fer-cbam worker per thread count, since
+ * the wasm thread pool is fixed at start) and are called one after the other, never at once,
+ * alternating which goes first on every repetition so that drift of the machine (thermal, other load)
+ * hits both; the tables report medians over repetitions. CPU time is the whole worker process's (all
+ * threads), so "by CPU time" compares work per core-second, and the thread-scaling factor is the wall
+ * throughput at N threads over 1 thread on each side.
+ *
+ * It also times fer-cbam's whole `train()` loop (batching, augmentation, normalisation, metrics,
+ * callbacks) on FER2013 images against the bare step on the same network and batch, so the loop's own
+ * overhead shows, and the FER2013 loader against pandas. Numbers are benchmarks: nothing here is
+ * asserted by tests.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import * as tf from '@tensorflow/tfjs-core';
-import {
-  type BackendName,
-  countWebGPUCalls,
-  detectBackends,
-  forwardStep,
-  type ModelStep,
-  profileKernels,
-  timeSteps,
-  trainingStep,
-  useBackend,
-} from '../src/backends';
-import { resnetCbam } from '../src/models';
+import { getModelPreset } from '../src/models/model_registry';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 
-/** One measurement. */
+/** One measurement (the JSON rows of `--json`). */
 export interface BenchRow {
+  /** `fer-cbam` or `pytorch`. */
+  side: 'fer-cbam' | 'pytorch';
   backend: string;
   model: string;
   batch: number;
-  mode: 'train' | 'forward' | 'load';
+  mode: 'train' | 'forward';
+  threads: number | null;
+  rep: number;
   imgPerSec: number;
   msPerStep: number;
-  /** CPU time of the whole process per step (all threads): robust to other load on the machine. */
+  /** CPU time of the worker process per step (all threads). */
   cpuMsPerStep: number;
-  steps: number;
-  [extra: string]: unknown;
 }
 
+const DEFAULT_MODELS = 'resnet10w16,resnet10w16-cbam,resnet10w32-cbam,resnet18w32-cbam';
 const { values: args } = parseArgs({
   options: {
-    backends: { type: 'string' },
-    batch: { type: 'string', default: '16' },
+    models: { type: 'string', default: DEFAULT_MODELS },
+    batches: { type: 'string', default: '64' },
+    threads: { type: 'string', default: '1,2' },
+    modes: { type: 'string', default: 'train,forward' },
+    reps: { type: 'string', default: '2' },
     steps: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '1' },
-    models: { type: 'string', default: 'resnet18-paper,resnet18-none' },
-    modes: { type: 'string', default: 'train,forward' },
-    threads: { type: 'string' },
-    json: { type: 'string' },
+    backends: { type: 'string', default: 'wasm' },
+    loop: { type: 'string', default: 'on' },
+    'loop-batches': { type: 'string', default: '8' },
     torch: { type: 'string', default: 'auto' },
     python: { type: 'string' },
     data: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    json: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
   allowPositionals: false,
@@ -71,109 +72,115 @@ if (args.help) {
   console.log(
     [
       'npm run bench -- [options]',
-      '  --backends LIST   comma-separated: wasm,webgpu,tensorflow,cpu (default: every available one but cpu)',
-      '  --batch N         images per step (default 16)',
-      '  --steps N         timed steps per measurement (default 3), after --warmup N untimed (default 1)',
-      '  --models LIST     resnet<depth>-<paper|none|everyBlock> (default resnet18-paper,resnet18-none)',
-      '  --modes LIST      train,forward (default both)',
-      '  --threads N       wasm and PyTorch threads (default: all cores)',
-      '  --json FILE       write the rows as a JSON array',
-      '  --torch auto|off  run bench/torch_speed.py side by side (default auto: when python3 has torch)',
-      '  --python PATH     python with torch (default /usr/bin/python3, then python3)',
-      '  --data PATH|off   fer2013.csv(.gz) for the loader benchmark (default ../shared/data/fer2013/...)',
-      '  --profile         print the slowest kernels of one training step per backend',
+      `  --models LIST        preset names, resnet<depth>[w<width>][-<attention>[-every]] (default ${DEFAULT_MODELS})`,
+      '  --batches LIST       batch sizes (default 64; the issue table uses 32,64,128)',
+      '  --threads LIST       wasm and PyTorch thread counts (default 1,2)',
+      '  --modes LIST         train,forward (default both)',
+      '  --reps N             repetitions, alternating which side goes first (default 2)',
+      '  --steps N            timed steps per measurement (default 3), after --warmup N untimed (default 1)',
+      '  --backends LIST      fer-cbam backends: wasm, webgpu, tensorflow, cpu (default wasm; threads apply to wasm)',
+      "  --loop on|off        time train()'s whole loop against the bare step (default on)",
+      '  --loop-batches N     batches of the train() measurement (default 8)',
+      '  --torch auto|off     the PyTorch reference side by side (default auto: when python3 has torch)',
+      '  --python PATH        python with torch (default /usr/bin/python3, then python3)',
+      '  --data PATH|off      fer2013.csv(.gz) for the loop and loader (default ../shared/data/fer2013/fer2013.csv.gz)',
+      '  --profile            print the slowest kernels of one training step per model',
+      '  --json FILE          write every measurement and the summary as JSON',
     ].join('\n'),
   );
   process.exit(0);
 }
 
-function positiveInt(value: string | undefined, name: string): number {
+function positiveInt(value: string, name: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new RangeError(`bench: expected --${name} to be a positive integer, got ${value}`);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new RangeError(`bench: expected --${name} to hold positive integers, but got "${value}"`);
+  }
   return n;
 }
+const list = (value: string | undefined) =>
+  String(value)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
-const batch = positiveInt(args.batch, 'batch');
-const steps = positiveInt(args.steps, 'steps');
-const warmup = Number(args.warmup);
-const modes = args.modes!.split(',') as ('train' | 'forward')[];
-const models = args.models!.split(',').map((m) => {
-  const match = /^resnet(\d+)-(paper|none|everyBlock)$/.exec(m.trim());
-  if (!match) throw new RangeError(`bench: expected models like resnet18-paper, got ${m}`);
-  return { name: m.trim(), depth: Number(match[1]), placement: match[2] as 'paper' | 'none' | 'everyBlock' };
+const models = list(args.models).map((name) => {
+  const o = getModelPreset(name).options; // throws naming the grammar for a bad name
+  return {
+    name,
+    depth: o.depth ?? 18,
+    width: o.width ?? 64,
+    // The reference has CBAM only: other attention modules are timed on fer-cbam's side alone.
+    torchPlacement:
+      o.attention === null || o.attention === 'none' || o.placement === 'none'
+        ? 'none'
+        : o.attention === 'cbam' && (o.placement ?? 'paper') === 'paper'
+          ? 'paper'
+          : o.attention === 'cbam' && o.placement === 'everyBlock'
+            ? 'everyBlock'
+            : null,
+  };
 });
+const batches = list(args.batches).map((b) => positiveInt(b, 'batches'));
+const threadCounts = list(args.threads).map((t) => positiveInt(t, 'threads'));
+const modes = list(args.modes) as ('train' | 'forward')[];
+for (const m of modes) {
+  if (m !== 'train' && m !== 'forward')
+    throw new RangeError(`bench: --modes takes train,forward, not "${m}"`);
+}
+const reps = positiveInt(String(args.reps), 'reps');
+const steps = positiveInt(String(args.steps), 'steps');
+const warmup = Number(args.warmup);
+const backends = list(args.backends);
+const dataPath =
+  args.data === 'off'
+    ? undefined
+    : path.resolve(args.data ?? path.join(root, '..', 'shared', 'data', 'fer2013', 'fer2013.csv.gz'));
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-function inputs(): { x: tf.Tensor; y: tf.Tensor } {
-  return tf.tidy(() => ({
-    x: tf.randomNormal([batch, 44, 44, 1], 0, 1, 'float32', 1),
-    y: tf.oneHot(
-      tf.tensor1d(
-        Array.from({ length: batch }, (_, i) => i % 7),
-        'int32',
-      ),
-      7,
-    ),
-  }));
-}
+/** A long-lived process answering one JSON line per JSON request line. */
+class LineWorker {
+  private readonly child: ChildProcess;
+  private readonly waiting: ((line: string) => void)[] = [];
+  readonly ready: Promise<Record<string, unknown>>;
 
-/** Prints the slowest kernels of one (warmed-up) training step. */
-async function profileStep(train: ModelStep): Promise<void> {
-  const p = await profileKernels(train.run, 12);
-  log(`  kernels in one training step: ${p.kernels}, ${p.kernelMs.toFixed(0)} ms in kernels`);
-  for (const e of p.top)
-    log(`    ${e.name.padEnd(30)} ${String(e.n).padStart(5)} ${e.ms.toFixed(1).padStart(9)} ms`);
-}
+  constructor(
+    readonly label: string,
+    command: string,
+    argv: string[],
+  ) {
+    this.child = spawn(command, argv, { stdio: ['pipe', 'pipe', 'inherit'], cwd: root });
+    const lines = createInterface({ input: this.child.stdout! });
+    lines.on('line', (line) => {
+      if (line.startsWith('{')) this.waiting.shift()?.(line);
+    });
+    this.child.on('exit', (code) => {
+      for (const w of this.waiting.splice(0))
+        w(JSON.stringify({ ok: false, error: `${label} exited (${code})` }));
+    });
+    this.ready = new Promise((resolve) => this.waiting.push((l) => resolve(JSON.parse(l))));
+  }
 
-async function benchBackend(backend: string): Promise<BenchRow[]> {
-  const rows: BenchRow[] = [];
-  const threads = args.threads != null ? positiveInt(args.threads, 'threads') : 'auto';
-  try {
-    await useBackend(backend as BackendName, { wasm: { threads } });
-  } catch (err) {
-    log(`${backend}: skipped (${(err as Error).message})`);
-    return rows;
+  async request(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    await this.ready;
+    const answer = new Promise<string>((resolve) => this.waiting.push(resolve));
+    this.child.stdin!.write(`${JSON.stringify(body)}\n`);
+    const result = JSON.parse(await answer) as Record<string, unknown>;
+    if (result.ok === false) throw new Error(`${this.label}: ${String(result.error)}`);
+    return result;
   }
-  const extra: Record<string, unknown> = {};
-  if (backend === 'wasm') {
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    extra.threads = wasm.getThreadsCount();
+
+  close(): void {
+    this.child.stdin!.end();
+    setTimeout(() => this.child.kill(), 5000).unref();
   }
-  log(`${backend}: ready${extra.threads != null ? ` (${extra.threads} threads)` : ''}`);
-  const { x, y } = inputs();
-  for (const m of models) {
-    const model = resnetCbam({ depth: m.depth, placement: m.placement, classifierActivation: 'linear' });
-    for (const mode of modes) {
-      const rowExtra: Record<string, unknown> = { ...extra };
-      const step: ModelStep = mode === 'forward' ? forwardStep(model, x) : trainingStep(model, x, y);
-      const { imgPerSec, msPerStep, cpuMsPerStep } = await timeSteps(step.run, { batch, steps, warmup });
-      const result = { imgPerSec, msPerStep, cpuMsPerStep };
-      if (mode === 'train') {
-        if (backend === 'webgpu') {
-          const counter = countWebGPUCalls();
-          await step.run();
-          Object.assign(rowExtra, { perStep: counter.stop() });
-        }
-        if (args.profile) await profileStep(step);
-      }
-      step.dispose();
-      const row: BenchRow = { backend, model: m.name, batch, mode, ...result, steps, ...rowExtra };
-      log(
-        `  ${m.name} ${mode}: ${result.imgPerSec.toFixed(2)} img/s (${result.msPerStep.toFixed(0)} ms/step)`,
-      );
-      rows.push(row);
-    }
-    model.dispose();
-  }
-  tf.dispose([x, y]);
-  return rows;
 }
 
 function findPython(): string | null {
+  if (args.torch === 'off') return null;
   const candidates = args.python ? [args.python] : ['/usr/bin/python3', 'python3'];
   for (const py of candidates) {
     const r = spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
@@ -182,159 +189,312 @@ function findPython(): string | null {
   return null;
 }
 
-function benchTorch(): BenchRow[] {
-  if (args.torch === 'off') return [];
-  const python = findPython();
-  if (python == null) {
-    log('pytorch: skipped (no python3 with torch; Debian: apt-get install python3-torch)');
-    return [];
-  }
-  const variants = [...new Set(models.filter((m) => m.depth === 18).map((m) => m.placement))];
-  if (variants.length === 0) return [];
-  log(`pytorch: ${python}, ${os.cpus().length} cores`);
-  const out = execFileSync(
-    python,
-    [
-      path.join(here, 'torch_speed.py'),
-      '--variants',
-      variants.join(','),
-      '--batch',
-      String(batch),
-      '--steps',
-      String(steps),
-      '--warmup',
-      String(Math.max(1, warmup)),
-      '--threads',
-      String(args.threads != null ? positiveInt(args.threads, 'threads') : os.cpus().length),
-      '--modes',
-      modes.join(','),
-    ],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 60 * 60_000 },
-  );
-  const rows = out
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as BenchRow);
-  for (const r of rows)
-    log(`  ${r.model} ${r.mode}: ${r.imgPerSec.toFixed(2)} img/s (${r.msPerStep.toFixed(0)} ms/step)`);
-  return rows;
+const tsxCli = path.join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+function ferWorker(backend: string, threads: number | null): LineWorker {
+  const argv = [tsxCli, path.join(here, 'step_worker.ts'), '--backend', backend];
+  if (threads !== null) argv.push('--threads', String(threads));
+  return new LineWorker(`fer-cbam ${backend}${threads ? ` ${threads}t` : ''}`, process.execPath, argv);
 }
 
-/** loadFer2013 throughput through the data helper's bench/fer2013_loader.ts, with the pandas baseline. */
-async function benchLoader(): Promise<Record<string, unknown> | null> {
-  if (args.data === 'off') return null;
-  const data = path.resolve(
-    args.data ?? path.join(root, '..', 'shared', 'data', 'fer2013', 'fer2013.csv.gz'),
-  );
-  if (!existsSync(data)) {
-    log(`fer2013 loader: skipped (no ${data})`);
-    return null;
-  }
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(0)} %` : '');
+const fixed = (x: number | undefined, d = 1) => (x === undefined || !Number.isFinite(x) ? '' : x.toFixed(d));
+
+function table(header: string[], body: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (c ?? '').padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(line(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const b of body) console.log(line(b));
+}
+
+async function benchLoader(python: string | null): Promise<Record<string, unknown> | null> {
+  if (dataPath === undefined || !existsSync(dataPath)) return null;
   const loader = await import('./fer2013_loader');
-  log(`fer2013 loader: ${data}`);
-  const ours = await loader.benchFer2013Loader(data, 2);
+  const ours = await loader.benchFer2013Loader(dataPath, 2);
   const result: Record<string, unknown> = {
     rows: ours.rows,
     seconds: ours.seconds,
     rowsPerSec: Math.round(ours.rowsPerSec),
     fileMBPerSec: Number(ours.fileMBPerSec.toFixed(1)),
   };
-  if (args.torch !== 'off') {
-    const pandas = await loader.benchPandasBaseline(data, 1, args.python ?? '/usr/bin/python3');
-    if ('unavailable' in pandas) {
-      result.pandas = `not run (${pandas.unavailable})`;
-    } else {
+  if (python) {
+    const pandas = await loader.benchPandasBaseline(dataPath, 1, python);
+    if ('unavailable' in pandas) result.pandas = `not run (${pandas.unavailable})`;
+    else {
       result.pandasSeconds = pandas.seconds;
       result.speedupVsPandas = Number((pandas.seconds / ours.seconds).toFixed(2));
     }
   }
-  log(`  ${JSON.stringify(result)}`);
   return result;
 }
 
-function printTable(rows: BenchRow[]): void {
-  const torch = new Map(
-    rows.filter((r) => r.backend === 'pytorch').map((r) => [`${r.model}/${r.mode}/${r.batch}`, r.imgPerSec]),
-  );
-  const torchCpu = new Map(
-    rows
-      .filter((r) => r.backend === 'pytorch')
-      .map((r) => [`${r.model}/${r.mode}/${r.batch}`, r.cpuMsPerStep]),
-  );
-  const header = [
-    'backend',
-    'model',
-    'batch',
-    'mode',
-    'img/s',
-    'ms/step',
-    'CPU ms/step',
-    'vs PyTorch',
-    'by CPU time',
-  ];
-  const body = rows.map((r) => {
-    const key = `${r.model}/${r.mode}/${r.batch}`;
-    const ref = torch.get(key);
-    const refCpu = torchCpu.get(key);
-    const mine = r.backend !== 'pytorch';
-    const ratio = mine && ref ? `${((100 * r.imgPerSec) / ref).toFixed(1)} %` : '';
-    // Same work per step, so the ratio of CPU times is the throughput ratio per core-second.
-    const cpuRatio =
-      mine && refCpu && r.cpuMsPerStep ? `${((100 * refCpu) / r.cpuMsPerStep).toFixed(1)} %` : '';
-    return [
-      r.backend,
-      r.model,
-      String(r.batch),
-      r.mode,
-      r.imgPerSec.toFixed(2),
-      r.msPerStep.toFixed(0),
-      r.cpuMsPerStep != null ? r.cpuMsPerStep.toFixed(0) : '',
-      ratio,
-      cpuRatio,
-    ];
-  });
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  console.log(line(header));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const b of body) console.log(line(b));
-}
-
 async function main(): Promise<void> {
-  let backends: string[];
-  if (args.backends) {
-    backends = args.backends.split(',').map((b) => b.trim());
-  } else {
-    const found = await detectBackends();
-    backends = found
-      .filter((b) => b.available && b.name !== 'cpu' && !(b.name === 'webgpu' && b.adapter?.software))
-      .map((b) => b.name);
+  const python = findPython();
+  if (args.torch !== 'off' && python === null) {
+    log('pytorch: not run (no python3 with torch; Debian: apt-get install python3-torch)');
   }
-  log(`bench: backends ${backends.join(', ')}; batch ${batch}; ${warmup} warm-up + ${steps} timed steps`);
+  const torch = python
+    ? new LineWorker('pytorch', python, [path.join(here, 'torch_speed.py'), '--serve'])
+    : null;
+  const fer = new Map<string, LineWorker>();
+  const workerFor = (backend: string, threads: number) => {
+    const key = backend === 'wasm' ? `${backend}/${threads}` : backend;
+    if (!fer.has(key)) fer.set(key, ferWorker(backend, backend === 'wasm' ? threads : null));
+    return fer.get(key)!;
+  };
+  const torchInfo = torch ? await torch.ready : null;
+  log(
+    `bench: ${os.cpus().length} cores; fer-cbam ${backends.join(', ')}; ${torchInfo ? `PyTorch ${String(torchInfo.torch)}` : 'no PyTorch'}; ` +
+      `models ${models.map((m) => m.name).join(', ')}; batches ${batches.join(', ')}; threads ${threadCounts.join(', ')}; ` +
+      `${reps} reps of ${warmup} warm-up + ${steps} timed steps`,
+  );
   const rows: BenchRow[] = [];
-  for (const b of backends) rows.push(...(await benchBackend(b)));
-  rows.push(...benchTorch());
-  const loader = await benchLoader();
-  printTable(rows);
-  if (loader != null) {
-    console.log(`\nloadFer2013: ${JSON.stringify(loader)}`);
-    // As a row too: images loaded (decoded into tensors-to-be) per second.
-    rows.push({
-      backend: 'node',
-      model: 'loadFer2013',
-      batch: loader.rows as number,
-      mode: 'load',
-      imgPerSec: loader.rowsPerSec as number,
-      msPerStep: (loader.seconds as number) * 1000,
-      cpuMsPerStep: Number.NaN,
-      steps: 1,
-      ...loader,
-    });
+  for (let rep = 0; rep < reps; rep++) {
+    for (const m of models) {
+      for (const batch of batches) {
+        for (const threads of threadCounts) {
+          for (const mode of modes) {
+            for (const backend of backends) {
+              const sides = ['fer-cbam', 'pytorch'] as const;
+              // Alternate which side goes first, so slow drift of the machine hits both.
+              const order = (rep + threadCounts.indexOf(threads)) % 2 === 0 ? sides : [...sides].reverse();
+              for (const side of order) {
+                if (
+                  side === 'pytorch' &&
+                  (torch === null || m.torchPlacement === null || backend !== backends[0])
+                )
+                  continue;
+                const request = { model: m.name, batch, mode, steps, warmup };
+                const r =
+                  side === 'pytorch'
+                    ? await torch!.request({
+                        ...request,
+                        depth: m.depth,
+                        width: m.width,
+                        placement: m.torchPlacement,
+                        threads,
+                      })
+                    : await workerFor(backend, threads).request({ op: 'step', ...request });
+                const row: BenchRow = {
+                  side,
+                  backend: side === 'pytorch' ? 'pytorch' : backend,
+                  model: m.name,
+                  batch,
+                  mode,
+                  threads: side === 'pytorch' || backend === 'wasm' ? threads : null,
+                  rep,
+                  imgPerSec: r.imgPerSec as number,
+                  msPerStep: r.msPerStep as number,
+                  cpuMsPerStep: r.cpuMsPerStep as number,
+                };
+                rows.push(row);
+                log(
+                  `  rep ${rep + 1}/${reps} ${side.padEnd(8)} ${m.name} batch ${batch} ${threads}t ${mode}: ${row.imgPerSec.toFixed(1)} img/s, CPU ${row.cpuMsPerStep.toFixed(0)} ms/step`,
+                );
+              }
+            }
+          }
+        }
+      }
+    }
   }
+
+  // The train() loop against the bare step, per model, batch and thread count (fer-cbam side).
+  const loopRows: Record<string, unknown>[] = [];
+  if (args.loop !== 'off' && modes.includes('train')) {
+    for (const m of models) {
+      for (const batch of batches) {
+        for (const threads of threadCounts) {
+          for (const backend of backends) {
+            const r = await workerFor(backend, threads).request({
+              op: 'loop',
+              model: m.name,
+              batch,
+              batches: positiveInt(String(args['loop-batches']), 'loop-batches'),
+              data: dataPath,
+            });
+            loopRows.push({ backend, model: m.name, batch, threads, ...r });
+            log(
+              `  train() loop ${m.name} batch ${batch} ${threads}t: ${fixed(r.loopImgPerSec as number)} img/s vs bare step ${fixed(r.stepImgPerSec as number)} img/s (${String(r.source)})`,
+            );
+          }
+        }
+      }
+    }
+  }
+  if (args.profile) {
+    for (const m of models) {
+      const t = Math.max(...threadCounts);
+      const p = await workerFor(backends[0]!, t).request({ op: 'profile', model: m.name, batch: batches[0] });
+      log(
+        `  kernels in one training step of ${m.name} (batch ${batches[0]}, ${t}t): ${String(p.kernels)}, ${fixed(p.kernelMs as number, 0)} ms`,
+      );
+      for (const e of p.top as { name: string; n: number; ms: number }[]) {
+        log(`    ${e.name.padEnd(30)} ${String(e.n).padStart(5)} ${e.ms.toFixed(1).padStart(9)} ms`);
+      }
+    }
+  }
+  for (const w of fer.values()) w.close();
+  torch?.close();
+  const loader = await benchLoader(python);
+
+  // Summary: medians per cell.
+  const cell = (
+    side: string,
+    backend: string,
+    model: string,
+    batch: number,
+    mode: string,
+    threads: number,
+  ) => {
+    const xs = rows.filter(
+      (r) =>
+        r.side === side &&
+        (side === 'pytorch' || r.backend === backend) &&
+        r.model === model &&
+        r.batch === batch &&
+        r.mode === mode &&
+        (r.threads === threads || r.threads === null),
+    );
+    if (xs.length === 0) return undefined;
+    return {
+      imgPerSec: median(xs.map((x) => x.imgPerSec)),
+      cpuMsPerStep: median(xs.map((x) => x.cpuMsPerStep)),
+    };
+  };
+  const summary: Record<string, unknown>[] = [];
+  const body: string[][] = [];
+  for (const backend of backends) {
+    for (const m of models) {
+      for (const batch of batches) {
+        for (const mode of modes) {
+          for (const threads of threadCounts) {
+            const a = cell('fer-cbam', backend, m.name, batch, mode, threads);
+            const b = cell('pytorch', backend, m.name, batch, mode, threads);
+            if (!a) continue;
+            const wall = b ? a.imgPerSec / b.imgPerSec : Number.NaN;
+            const cpu = b ? b.cpuMsPerStep / a.cpuMsPerStep : Number.NaN;
+            summary.push({
+              backend,
+              model: m.name,
+              batch,
+              mode,
+              threads,
+              fer: a,
+              pytorch: b ?? null,
+              wallRatio: wall,
+              cpuRatio: cpu,
+            });
+            body.push([
+              backend,
+              m.name,
+              String(batch),
+              mode,
+              String(threads),
+              fixed(a.imgPerSec),
+              fixed(b?.imgPerSec),
+              pct(wall),
+              fixed(a.cpuMsPerStep, 0),
+              fixed(b?.cpuMsPerStep, 0),
+              pct(cpu),
+            ]);
+          }
+        }
+      }
+    }
+  }
+  console.log('\nSpeed, side by side (medians over repetitions):\n');
+  table(
+    [
+      'backend',
+      'model',
+      'batch',
+      'mode',
+      'threads',
+      'img/s',
+      'PyTorch img/s',
+      'wall ratio',
+      'CPU ms/step',
+      'PyTorch CPU ms',
+      'by CPU time',
+    ],
+    body,
+  );
+  const one = threadCounts.includes(1) ? 1 : null;
+  if (one !== null && threadCounts.length > 1) {
+    console.log('\nThread scaling (wall-time img/s at N threads over 1 thread):\n');
+    const scale: string[][] = [];
+    for (const s of summary.filter((s) => s.threads !== 1)) {
+      const base = summary.find(
+        (x) =>
+          x.backend === s.backend &&
+          x.model === s.model &&
+          x.batch === s.batch &&
+          x.mode === s.mode &&
+          x.threads === 1,
+      );
+      if (!base) continue;
+      const fer = (s.fer as { imgPerSec: number }).imgPerSec / (base.fer as { imgPerSec: number }).imgPerSec;
+      const pt =
+        s.pytorch && base.pytorch
+          ? (s.pytorch as { imgPerSec: number }).imgPerSec / (base.pytorch as { imgPerSec: number }).imgPerSec
+          : Number.NaN;
+      Object.assign(s, { ferScaling: fer, pytorchScaling: pt });
+      scale.push([
+        String(s.backend),
+        String(s.model),
+        String(s.batch),
+        String(s.mode),
+        `${s.threads} / 1`,
+        `${fer.toFixed(2)}x`,
+        Number.isFinite(pt) ? `${pt.toFixed(2)}x` : '',
+      ]);
+    }
+    table(['backend', 'model', 'batch', 'mode', 'threads', 'fer-cbam', 'PyTorch'], scale);
+  }
+  if (loopRows.length > 0) {
+    console.log(
+      "\nfer-cbam's train() loop against the bare training step (same network, batch and threads):\n",
+    );
+    table(
+      [
+        'backend',
+        'model',
+        'batch',
+        'threads',
+        'data',
+        'train() img/s',
+        'bare step img/s',
+        'loop overhead',
+        'train() CPU ms',
+        'step CPU ms',
+      ],
+      loopRows.map((r) => [
+        String(r.backend),
+        String(r.model),
+        String(r.batch),
+        String(r.threads),
+        String(r.source),
+        fixed(r.loopImgPerSec as number),
+        fixed(r.stepImgPerSec as number),
+        pct((r.stepImgPerSec as number) / (r.loopImgPerSec as number) - 1),
+        fixed(r.loopCpuMsPerStep as number, 0),
+        fixed(r.stepCpuMsPerStep as number, 0),
+      ]),
+    );
+  }
+  if (loader) console.log(`\nloadFer2013: ${JSON.stringify(loader)}`);
   if (args.json) {
     mkdirSync(path.dirname(path.resolve(args.json)), { recursive: true });
-    writeFileSync(args.json, `${JSON.stringify(rows, null, 2)}\n`);
-    log(`bench: wrote ${rows.length} rows to ${args.json}`);
+    writeFileSync(
+      args.json,
+      `${JSON.stringify({ date: new Date().toISOString(), cores: os.cpus().length, torch: torchInfo?.torch ?? null, rows, summary, loop: loopRows, loader }, null, 2)}\n`,
+    );
+    log(`bench: wrote ${rows.length} measurements to ${args.json}`);
   }
 }
 

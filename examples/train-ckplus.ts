@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import {
   type BackendName,
+  createModel,
   datasetStats,
   evaluate,
   type FaceDataset,
@@ -29,7 +30,6 @@ import {
   loadPretrained,
   type Normalization,
   replaceClassifier,
-  resnetCbam,
   setPreprocessing,
   subjectKFold,
   subsetDataset,
@@ -43,8 +43,7 @@ const { values: args } = parseArgs({
     init: { type: 'string' },
     folds: { type: 'string', default: '10' },
     epochs: { type: 'string', default: '8' },
-    width: { type: 'string', default: '16' },
-    depth: { type: 'string', default: '10' },
+    arch: { type: 'string', default: 'resnet10w16-cbam' },
     'batch-size': { type: 'string', default: '32' },
     lr: { type: 'string', default: '0.05' },
     backend: { type: 'string', default: 'auto' },
@@ -71,9 +70,7 @@ async function buildModel(
   seed: number,
 ): Promise<{ model: tfl.LayersModel; normalization: Normalization }> {
   if (!args.init) {
-    const model = resnetCbam({
-      depth: Number(args.depth),
-      width: Number(args.width),
+    const model = createModel(args.arch!, {
       numClasses: data.classNames.length,
       classifierActivation: 'linear',
       seed,

@@ -2,7 +2,7 @@
  * Train the paper's network on FER2013 and report PublicTest ten-crop accuracy.
  *
  *   npx tsx examples/train-fer2013.ts                           # CPU smoke run (a few minutes)
- *   npx tsx examples/train-fer2013.ts --full --depth 18 --placement paper --backend webgpu
+ *   npx tsx examples/train-fer2013.ts --full --arch resnet18-cbam --backend webgpu
  *
  * The recipe (the paper's, after WuJie1010/Facial-Expression-Recognition.Pytorch): random 44x44 crops
  * and horizontal flips of the 48x48 faces, SGD with momentum 0.9 and weight decay 5e-4, lr 0.01 decayed
@@ -10,18 +10,18 @@
  * epoch is selected on PublicTest (the validation split); the PrivateTest split is never touched.
  * `--schedule onecycle --lr 0.05` is the PyTorch reference's faster recipe (40 epochs).
  *
- * Defaults are sized for a smoke run on a laptop CPU: a subset, a narrow ResNet-10, one epoch.
- * `--full` switches to all rows, width 64 and 40 epochs. In your project import from 'fer-cbam'.
+ * `--arch` is a preset name (`resnet10w16-cbam`: ResNet-10, width 16, CBAM as in the paper; see
+ * `createModel`). Defaults are sized for a smoke run on a laptop CPU: a subset, `resnet10w16-cbam`, one
+ * epoch. `--full` switches to all rows, `resnet18-cbam` and 40 epochs. In your project import from 'fer-cbam'.
  */
 import { parseArgs } from 'node:util';
 import {
   type BackendName,
+  createModel,
   datasetStats,
   evaluate,
   formatConfusionMatrix,
   loadFer2013,
-  type Placement,
-  resnetCbam,
   type ScheduleName,
   setPreprocessing,
   subsetDataset,
@@ -34,9 +34,7 @@ const { values: args } = parseArgs({
   options: {
     data: { type: 'string', default: '../shared/data/fer2013/fer2013.csv.gz' },
     full: { type: 'boolean', default: false },
-    depth: { type: 'string' },
-    width: { type: 'string' },
-    placement: { type: 'string', default: 'paper' },
+    arch: { type: 'string' },
     epochs: { type: 'string' },
     'batch-size': { type: 'string' },
     schedule: { type: 'string' },
@@ -50,8 +48,7 @@ const { values: args } = parseArgs({
 });
 const full = args.full;
 const num = (v: string | undefined, fallback: number) => (v === undefined ? fallback : Number(v));
-const depth = num(args.depth, full ? 18 : 10);
-const width = num(args.width, full ? 64 : 16);
+const arch = args.arch ?? (full ? 'resnet18-cbam' : 'resnet10w16-cbam');
 const epochs = num(args.epochs, full ? 40 : 1);
 const batchSize = num(args['batch-size'], full ? 128 : 32);
 const schedule = (args.schedule ?? (full ? 'onecycle' : 'constant')) as ScheduleName;
@@ -67,17 +64,11 @@ const valLimit = full ? valIdx.length : Math.min(valIdx.length, Number(args['val
 const trainSet = subsetDataset(data, trainIdx.slice(0, limit));
 const validation = subsetDataset(data, valIdx.slice(0, valLimit));
 
-const model = resnetCbam({
-  depth,
-  width,
-  placement: args.placement as Placement,
-  classifierActivation: 'linear',
-  seed: Number(args.seed),
-});
+const model = createModel(arch, { classifierActivation: 'linear', seed: Number(args.seed) });
 const normalization = datasetStats(trainSet);
 setPreprocessing(model, { imageSize: 48, cropSize: 44, normalization, classNames: data.classNames });
 console.log(
-  `${model.name}: ${model.countParams()} parameters; ${trainSet.count} training, ${validation.count} PublicTest images`,
+  `${arch}: ${model.countParams()} parameters; ${trainSet.count} training, ${validation.count} PublicTest images`,
 );
 
 const result = await train(

@@ -38,7 +38,7 @@ try_project() {
   local out err
   npx --no-install fer-cbam --help >"$dir/help.txt" 2>"$dir/err.txt" || fail "$name: fer-cbam --help failed: $(cat "$dir/err.txt")"
   grep -q 'Usage: fer-cbam' "$dir/help.txt" || fail "$name: --help printed no usage"
-  npx --no-install fer-cbam summary --depth 10 --width 16 >"$dir/summary.txt" 2>"$dir/err.txt" || fail "$name: summary failed: $(cat "$dir/err.txt")"
+  npx --no-install fer-cbam summary --arch resnet10w16-cbam >"$dir/summary.txt" 2>"$dir/err.txt" || fail "$name: summary failed: $(cat "$dir/err.txt")"
   grep -qi 'param' "$dir/summary.txt" || fail "$name: summary printed no parameter count"
   npx --no-install fer-cbam predict "$face" >"$dir/predict.txt" 2>"$dir/err.txt" || fail "$name: predict (default model) failed: $(cat "$dir/err.txt")"
   grep -Eq 'angry|disgust|fear|happy|sad|surprise|neutral' "$dir/predict.txt" || fail "$name: predict printed no class: $(cat "$dir/predict.txt")"
@@ -49,14 +49,28 @@ try_project() {
     const m = await loadPretrained('fer2013');
     if (typeof cbam !== 'function' || resnetCbam({ depth: 10, width: 8 }).countParams() <= 0) throw new Error('ESM exports');
     if (listPretrained()[0].name !== 'fer2013' || m.outputs[0].shape[1] !== 7) throw new Error('ESM pretrained');
+    // Subpaths share the root's modules (one copy of each, code splitting): the same function object.
+    const root = await import('fer-cbam');
+    const backends = await import('fer-cbam/backends');
+    const { timeSteps } = await import('fer-cbam/diagnostics');
+    const { BEST_MODEL_DIR } = await import('fer-cbam/train');
+    const { toFloat16Artifacts } = await import('fer-cbam/pretrained');
+    const { writeFileAtomic } = await import('fer-cbam/io');
+    const { linearCombination } = await import('fer-cbam/ops');
+    if (backends.useBackend !== root.useBackend || 'timeSteps' in root) throw new Error('ESM subpaths');
+    for (const f of [timeSteps, toFloat16Artifacts, writeFileAtomic, linearCombination]) if (typeof f !== 'function') throw new Error('ESM subpath exports');
+    if (typeof BEST_MODEL_DIR !== 'string') throw new Error('ESM fer-cbam/train');
   " 2>"$dir/err.txt" || fail "$name: ESM import failed: $(cat "$dir/err.txt")"
   node -e "
     require('$tfjs');
     const f = require('fer-cbam');
+    if (require('fer-cbam/backends').useBackend !== f.useBackend) throw new Error('CJS subpaths');
+    for (const [sub, name] of [['diagnostics', 'timeSteps'], ['pretrained', 'toFloat16Artifacts'], ['io', 'writeFileAtomic'], ['ops', 'linearCombination'], ['train', 'loadCheckpoint']])
+      if (typeof require('fer-cbam/' + sub)[name] !== 'function') throw new Error('CJS fer-cbam/' + sub);
     if (typeof f.cbam !== 'function' || f.resnetCbam({ depth: 10, width: 8 }).countParams() <= 0) throw new Error('CJS exports');
     f.loadPretrained('fer2013').then((m) => { if (m.outputs[0].shape[1] !== 7) throw new Error('CJS pretrained'); });
   " 2>"$dir/err.txt" || fail "$name: CJS require failed: $(cat "$dir/err.txt")"
-  echo "check-pack: $name: --help, summary, predict (default model), ESM import, CJS require: ok ($(head -n 1 "$dir/predict.txt"))"
+  echo "check-pack: $name: --help, summary, predict (default model), ESM import, CJS require, subpaths: ok ($(head -n 1 "$dir/predict.txt"))"
   cd "$root"
 }
 

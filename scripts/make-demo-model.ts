@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { mulberry32 } from '../src/data/random';
+import { mulberry32 } from '../src/random';
 import '../src/io/index'; // registers file:// in Node
 import '../src/layers/index'; // registers the layer classes
 import { FER2013_CLASSES } from '../src/data/dataset';

@@ -23,16 +23,15 @@ import {
   type EvaluationResult,
   evaluate,
   type FaceDataset,
-  fileSystem,
   getPreprocessing,
   loadFer2013,
   loadFerPlus,
   subsetDataset,
-  toFloat16Artifacts,
   usageIndices,
   useBackend,
-  writeFileAtomic,
 } from '../src/index';
+import { fileSystem, writeFileAtomic } from '../src/io/index';
+import { toFloat16Artifacts } from '../src/pretrained/index';
 
 const { values: args } = parseArgs({
   options: {

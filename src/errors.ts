@@ -78,3 +78,16 @@ export function checkRank4(shape: readonly (number | null)[], where: string, arg
   }
   return channels;
 }
+
+/**
+ * The message of an unknown thrown value, for wrapping it in an error that names the file or step.
+ * @param error Anything caught.
+ * @example
+ * ```ts
+ * throw new Error(`saveCheckpoint: cannot create "${dir}": ${messageOf(e)}`, { cause: e });
+ * ```
+ * @internal
+ */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -5,7 +5,7 @@
  */
 export * from './select';
 export * from './tensorflow';
-export * from './timing';
 export * from './wasm';
 export * from './wasm_kernels';
 export * from './webgpu';
+export * from './webgpu_kernels';

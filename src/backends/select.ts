@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { checkOneOf } from '../errors';
-import { isNode, nodeRequire } from './node_env';
+import { importAtRuntime, isNode, nodeRequire } from '../node_env';
 import { setupTensorflow, TENSORFLOW_PACKAGES } from './tensorflow';
 import { setupWasm, type WasmSetupOptions } from './wasm';
 import { probeWebGPU, setupWebGPU, type WebGPUAdapterSummary, type WebGPUSetupOptions } from './webgpu';
@@ -130,7 +130,7 @@ export async function detectBackends(): Promise<BackendAvailability[]> {
  */
 async function mayHaveGpu(): Promise<boolean> {
   if (!isNode() || process.platform !== 'linux') return true;
-  const fs = await import('node:fs');
+  const fs = await importAtRuntime<typeof import('node:fs')>('node:fs');
   if (fs.existsSync('/dev/dri')) return true;
   try {
     return fs.readdirSync('/dev').some((name) => name.startsWith('nvidia'));

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { checkPositiveInteger, expected } from '../errors';
-import { isNode, nodeRequire } from './node_env';
+import { importAtRuntime, isNode, nodeRequire } from '../node_env';
 import { registerWasmTrainingKernels, type WasmTrainingKernelOptions } from './wasm_kernels';
 
 const WHERE = 'setupWasm';
@@ -79,14 +79,14 @@ async function resolveThreads(threads: number | 'auto'): Promise<number> {
 
 /** Number of CPU cores in Node (`os.availableParallelism`, Node >= 18.14, else `os.cpus().length`). */
 async function cpuCount(): Promise<number> {
-  const os = await import('node:os');
+  const os = await importAtRuntime<typeof import('node:os')>('node:os');
   return (os as { availableParallelism?: () => number }).availableParallelism?.() ?? os.cpus().length;
 }
 
 /** Paths of the package's files in Node. */
 async function wasmPackageFiles(): Promise<{ dist: string; glue: string; worker: string; binary: string }> {
   const require = await nodeRequire();
-  const path = await import('node:path');
+  const path = await importAtRuntime<typeof import('node:path')>('node:path');
   const root = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
   return {
     dist: path.join(root, 'dist') + path.sep,
@@ -101,9 +101,9 @@ async function wasmPackageFiles(): Promise<{ dist: string; glue: string; worker:
  * (Emscripten would otherwise hand Node a `blob:` URL, which `worker_threads` cannot start).
  */
 async function writeWorkerScript(contents: string, version: string): Promise<string> {
-  const fs = await import('node:fs');
-  const os = await import('node:os');
-  const path = await import('node:path');
+  const fs = await importAtRuntime<typeof import('node:fs')>('node:fs');
+  const os = await importAtRuntime<typeof import('node:os')>('node:os');
+  const path = await importAtRuntime<typeof import('node:path')>('node:path');
   const file = path.join(os.tmpdir(), `fer-cbam-tfjs-wasm-${version}-threaded-simd.worker.cjs`);
   // tfjs escapes newlines the same way before making its Blob.
   const text = contents.replace(/\n/g, '\\n');
@@ -124,7 +124,7 @@ async function writeWorkerScript(contents: string, version: string): Promise<str
  */
 async function registerThreadedNodeBackend(wasm: WasmModule, threads: number): Promise<void> {
   const require = await nodeRequire();
-  const fs = await import('node:fs');
+  const fs = await importAtRuntime<typeof import('node:fs')>('node:fs');
   const files = await wasmPackageFiles();
   const factory = require(files.glue) as (config: Record<string, unknown>) => Promise<any>;
   const { wasmWorkerContents } = require(files.worker) as { wasmWorkerContents: string };

@@ -10,7 +10,10 @@ import { loadFer2013 } from '../data/fer2013';
 import { loadFerPlus } from '../data/ferplus';
 import { loadImageFolder } from '../data/image_folder';
 import { resizeDataset } from '../data/remap';
+import { listAttention } from '../layers/attention_registry';
+import { getModelPreset, listModels, PRESET_GRAMMAR } from '../models/model_registry';
 import { getPreprocessing, type Preprocessing } from '../models/preprocessing';
+import { PLACEMENTS, type Placement, RESNET_DEPTHS, type ResNetCbamOptions } from '../models/resnet_cbam';
 import { DEFAULT_PRETRAINED } from '../pretrained/catalog';
 import { isPretrainedName, loadPretrained } from '../pretrained/load';
 
@@ -418,12 +421,86 @@ export function positiveNumberOption(name: string) {
 export async function selectBackend(globals: { backend?: string; threads?: number }): Promise<string> {
   const name = (globals.backend ?? 'auto') as BackendName;
   if (globals.threads !== undefined) {
+    if (globals.threads > 8) throw new CliError(`--threads: expected 1 to 8, but got ${globals.threads}.`);
     if (name !== 'wasm' && name !== 'auto') {
       throw new CliError(
         `--threads sets the wasm backend's threads; it does not apply to --backend ${name}.`,
       );
     }
-    if (globals.threads > 8) throw new CliError(`--threads: expected 1 to 8, but got ${globals.threads}.`);
   }
   return useBackend(name, globals.threads === undefined ? {} : { wasm: { threads: globals.threads } });
+}
+
+/** Options {@link addArchitectureOptions} adds, as commander parses them. */
+export interface ArchitectureOptions {
+  arch: string;
+  depth?: number;
+  width?: number;
+  placement?: string;
+  attention?: string;
+}
+
+/**
+ * Adds `--arch <preset>` (a preset name from the library's registry, e.g. `resnet10w16-cbam`) and
+ * `--depth`, `--width`, `--placement`, `--attention` (overrides of the preset) to a command. Their
+ * help lists the depths, placements and attention names the library has (`RESNET_DEPTHS`,
+ * `PLACEMENTS`, `listAttention()`), so it never goes stale. Read them with {@link architectureFrom}.
+ */
+export function addArchitectureOptions(command: Command, defaultArch = 'resnet18-cbam'): Command {
+  return command
+    .option(
+      '--arch <preset>',
+      `the network: a registered preset (${listModels().slice(0, 3).join(', ')}, ...) or ${PRESET_GRAMMAR}, e.g. resnet10w16-cbam`,
+      defaultArch,
+    )
+    .option(
+      '--depth <n>',
+      `override the preset's ResNet depth: ${Object.keys(RESNET_DEPTHS).join(', ')}`,
+      intOption('--depth'),
+    )
+    .option('--width <n>', "override the preset's channels of the first stage", intOption('--width'))
+    .option('--placement <where>', `override the preset's attention placement: ${PLACEMENTS.join(' | ')}`)
+    .option('--attention <name>', `override the preset's attention module: ${listAttention().join(' | ')}`);
+}
+
+/**
+ * The preset name and the {@link resnetCbam} options of {@link addArchitectureOptions}' flags: the
+ * preset's options with the given overrides merged over them (build it with `createModel(name, options)`).
+ * @throws CliError naming the flag for an unknown preset, depth, placement or attention name.
+ */
+export function architectureFrom(opts: ArchitectureOptions): { name: string; overrides: ResNetCbamOptions } {
+  try {
+    getModelPreset(opts.arch);
+  } catch (error) {
+    throw new CliError(
+      `--arch: ${(error as Error).message.replace(/^getModelPreset: expected `name` to be /, 'expected ')}`,
+    );
+  }
+  const overrides: ResNetCbamOptions = {};
+  if (opts.depth !== undefined) {
+    if (!RESNET_DEPTHS[opts.depth]) {
+      throw new CliError(
+        `--depth: expected one of ${Object.keys(RESNET_DEPTHS).join(', ')}, but got ${opts.depth}.`,
+      );
+    }
+    overrides.depth = opts.depth;
+  }
+  if (opts.width !== undefined) overrides.width = opts.width;
+  if (opts.placement !== undefined) {
+    if (!(PLACEMENTS as readonly string[]).includes(opts.placement)) {
+      throw new CliError(
+        `--placement: expected one of ${PLACEMENTS.join(', ')}, but got "${opts.placement}".`,
+      );
+    }
+    overrides.placement = opts.placement as Placement;
+  }
+  if (opts.attention !== undefined) {
+    if (!listAttention().includes(opts.attention)) {
+      throw new CliError(
+        `--attention: expected one of ${listAttention().join(', ')}, but got "${opts.attention}".`,
+      );
+    }
+    overrides.attention = opts.attention;
+  }
+  return { name: opts.arch, overrides };
 }

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNumberInRange, checkPositiveInteger, expected } from '../errors';
-import { Random } from './random';
+import { Random } from '../random';
 import type { Normalization } from './stats';
 
 /** Options of the training augmentation ({@link augmentBatch}). @category Data */

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNonNegativeInteger, checkPositiveInteger, expected } from '../errors';
+import { deriveSeed, Random } from '../random';
 import {
   type AugmentOptions,
   augmentBatch,
@@ -14,7 +15,6 @@ import {
   resolveAugmentOptions,
 } from './augment';
 import type { FaceDataset } from './dataset';
-import { deriveSeed, Random } from './random';
 import { checkIndices, type Normalization } from './stats';
 
 /** Options of {@link iterateBatches}. @category Data */

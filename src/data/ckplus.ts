@@ -7,6 +7,7 @@
  */
 
 import { expected } from '../errors';
+import { importAtRuntime } from '../node_env';
 import { DataFormatError, expectedReason } from './data_error';
 import type { FaceDataset } from './dataset';
 import { decodeGray, importSharp, isImageFile, mapLimit, resolveImageOptions } from './image_io';
@@ -123,8 +124,8 @@ export async function loadCkPlus(root: string, options: LoadCkPlusOptions = {}):
   if (typeof includeNeutral !== 'boolean') {
     throw new TypeError(expected(WHERE, 'includeNeutral', 'a boolean', includeNeutral));
   }
-  const fs = await import('node:fs');
-  const pathMod = await import('node:path');
+  const fs = await importAtRuntime<typeof import('node:fs')>('node:fs');
+  const pathMod = await importAtRuntime<typeof import('node:path')>('node:path');
   const listDir = async (dir: string) => {
     let entries: import('node:fs').Dirent[];
     try {

@@ -20,7 +20,10 @@ export interface FaceDataset {
   labels: Uint8Array;
   /** Class names, in index order. */
   classNames: string[];
-  /** FER2013 only: 0 Training, 1 PublicTest, 2 PrivateTest, per image. */
+  /**
+   * FER2013 only: per image, its index in {@link FER2013_USAGES} (0 Training, 1 PublicTest,
+   * 2 PrivateTest).
+   */
   usages?: Uint8Array;
   /** CK+ only: subject id per image, e.g. `'S010'`. */
   subjects?: string[];
@@ -38,3 +41,19 @@ export const FER2013_CLASSES: readonly string[] = [
   'surprise',
   'neutral',
 ];
+
+/** A FER2013 `Usage` value. @category Data */
+export type Fer2013Usage = 'Training' | 'PublicTest' | 'PrivateTest';
+
+/**
+ * `Usage` names in code order: `usages[i]` is 0 Training, 1 PublicTest, 2 PrivateTest. The one
+ * definition of those codes: the FER2013 parser writes them, FER+ checks them, `usageIndices` and
+ * `train`'s split rules read them.
+ * @example
+ * ```ts
+ * FER2013_USAGES[fer.usages![0]]; // 'Training'
+ * FER2013_USAGES.indexOf('PrivateTest'); // 2
+ * ```
+ * @category Data
+ */
+export const FER2013_USAGES: readonly Fer2013Usage[] = ['Training', 'PublicTest', 'PrivateTest'];

@@ -6,9 +6,9 @@
  */
 
 import { expected } from '../errors';
+import { importAtRuntime } from '../node_env';
 import { DataFormatError, expectedReason } from './data_error';
-import type { FaceDataset } from './dataset';
-import { FER2013_USAGES } from './fer2013';
+import { type FaceDataset, FER2013_USAGES } from './dataset';
 
 /** The eight FER+ classes, in the order of the vote columns (and of the labels). @category Data */
 export const FERPLUS_CLASSES: readonly string[] = [
@@ -180,7 +180,7 @@ export async function loadFerPlus(
   if (typeof votesCsvPath !== 'string' || votesCsvPath === '') {
     throw new TypeError(expected(WHERE, 'votesCsvPath', 'a non-empty string', votesCsvPath));
   }
-  const fs = await import('node:fs');
+  const fs = await importAtRuntime<typeof import('node:fs')>('node:fs');
   let text: string;
   try {
     text = await fs.promises.readFile(votesCsvPath, 'utf8');

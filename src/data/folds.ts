@@ -5,7 +5,7 @@
  */
 
 import { expected } from '../errors';
-import { Random } from './random';
+import { Random } from '../random';
 
 /** One cross-validation fold: indices to train on and indices to test on. @category Data */
 export interface Fold {

@@ -5,6 +5,7 @@
  */
 
 import { expected } from '../errors';
+import { importAtRuntime } from '../node_env';
 import { DataFormatError, expectedReason, type SkippedInput } from './data_error';
 import type { FaceDataset } from './dataset';
 import { decodeGray, importSharp, isImageFile, mapLimit, resolveImageOptions } from './image_io';
@@ -99,8 +100,8 @@ export async function loadImageFolder(
       throw new RangeError(expected(WHERE, 'classNames', 'at most 256 names', names.length));
     }
   }
-  const fs = await import('node:fs');
-  const pathMod = await import('node:path');
+  const fs = await importAtRuntime<typeof import('node:fs')>('node:fs');
+  const pathMod = await importAtRuntime<typeof import('node:path')>('node:path');
 
   let entries: import('node:fs').Dirent[];
   try {

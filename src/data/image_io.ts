@@ -6,6 +6,7 @@
  */
 
 import { expected } from '../errors';
+import { importAtRuntime } from '../node_env';
 import { DataFormatError } from './data_error';
 
 /** File extensions the folder loaders read (lower case, with the dot). @category Data */
@@ -40,7 +41,7 @@ let sharpModule: Promise<SharpModule> | null = null;
 /** Imports sharp once, with a clear message when it is missing. @internal */
 export async function importSharp(where: string): Promise<SharpModule> {
   if (!sharpModule) {
-    sharpModule = import('sharp')
+    sharpModule = importAtRuntime<SharpModule>('sharp')
       .then((m) => ((m as { default?: SharpModule }).default ?? m) as SharpModule)
       .catch((e: Error) => {
         sharpModule = null;
@@ -109,7 +110,7 @@ export async function explainDecodeFailure(
   sharpMessage: string,
 ): Promise<string> {
   const raw = sharpMessage.replace(/\s+/g, ' ').trim();
-  const fs = await import('node:fs');
+  const fs = await importAtRuntime<typeof import('node:fs')>('node:fs');
   let stat: import('node:fs').Stats;
   try {
     stat = await fs.promises.stat(path);

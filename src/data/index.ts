@@ -5,6 +5,8 @@
  * functions, so a browser bundle of the library never loads them; everything else is browser-safe.
  * @module
  */
+
+export { deriveSeed, mulberry32, Random } from '../random';
 export {
   AUGMENT_DEFAULTS,
   type AugmentOptions,
@@ -42,16 +44,14 @@ export {
   loadCkPlus,
 } from './ckplus';
 export { DataFormatError, type SkippedInput } from './data_error';
-export { type FaceDataset, FER2013_CLASSES } from './dataset';
+export { type FaceDataset, FER2013_CLASSES, FER2013_USAGES, type Fer2013Usage } from './dataset';
 export {
-  FER2013_USAGES,
-  type Fer2013Dataset,
   type Fer2013Progress,
-  type Fer2013Usage,
   LOAD_FER2013_DEFAULTS,
   type LoadFer2013Options,
   loadFer2013,
 } from './fer2013';
+export type { Fer2013Dataset } from './fer2013_parser';
 export {
   FERPLUS_CLASSES,
   FERPLUS_VOTE_COLUMNS,
@@ -74,7 +74,6 @@ export {
   type LoadGrayImageOptions,
   loadGrayImage,
 } from './image_io';
-export { deriveSeed, mulberry32, Random } from './random';
 export { parseClassMap, remapClasses, resizeDataset } from './remap';
 export { classCounts, datasetStats, type Normalization, subsetDataset, usageIndices } from './stats';
 export {

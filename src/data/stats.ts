@@ -4,7 +4,7 @@
  */
 
 import { expected } from '../errors';
-import type { FaceDataset } from './dataset';
+import { type FaceDataset, FER2013_USAGES, type Fer2013Usage } from './dataset';
 
 /** Mean and standard deviation of pixel values on the 0-1 scale. @category Data */
 export interface Normalization {
@@ -99,11 +99,11 @@ export function classCounts(ds: FaceDataset, indices?: ArrayLike<number>): numbe
  * @throws TypeError if the dataset has no `usages`.
  * @category Data
  */
-export function usageIndices(ds: FaceDataset, usage: 'Training' | 'PublicTest' | 'PrivateTest'): number[] {
-  const code = ['Training', 'PublicTest', 'PrivateTest'].indexOf(usage);
+export function usageIndices(ds: FaceDataset, usage: Fer2013Usage): number[] {
+  const code = FER2013_USAGES.indexOf(usage);
   if (code < 0) {
     throw new RangeError(
-      expected('usageIndices', 'usage', "one of 'Training', 'PublicTest', 'PrivateTest'", usage),
+      expected('usageIndices', 'usage', `one of ${FER2013_USAGES.map((u) => `'${u}'`).join(', ')}`, usage),
     );
   }
   if (!ds.usages)

@@ -5,8 +5,8 @@
  */
 
 import { expected } from '../errors';
+import { deriveSeed, Random } from '../random';
 import { type FaceDataset, FER2013_CLASSES } from './dataset';
-import { deriveSeed, Random } from './random';
 
 /** How much the nuisance factors vary; each is a maximum. @category Data */
 export interface SyntheticVariation {

@@ -10,8 +10,8 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNumberInRange, checkPositiveInteger, expected } from '../errors';
-import { isNode, nodeFs, nodePath } from '../io/node';
 import '../io/index'; // file:// for tfjs-converter's loadGraphModel in Node
+import { isNode, nodeFs, nodePath } from '../node_env';
 import {
   DETECT_DEFAULTS,
   type DetectedFace,

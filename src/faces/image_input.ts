@@ -8,7 +8,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { checkPositiveInteger, expected } from '../errors';
-import { importAtRuntime, isNode } from '../io/node';
+import { importAtRuntime, isNode } from '../node_env';
 import type { RgbImage } from '../visualize/colormap';
 
 type SharpModule = typeof import('sharp');

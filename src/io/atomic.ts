@@ -1,4 +1,5 @@
-import { messageOf, nodeFs, nodePath } from './node';
+import { messageOf } from '../errors';
+import { nodeFs, nodePath } from '../node_env';
 
 /** Data {@link writeFileAtomic} can write: text (written as UTF-8) or bytes. @category IO */
 export type AtomicWriteData = string | Uint8Array | ArrayBuffer;

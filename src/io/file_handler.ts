@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { messageOf } from '../errors';
+import { isNode, nodeFs, nodePath } from '../node_env';
 import { writeFileAtomic } from './atomic';
-import { isNode, messageOf, nodeFs, nodePath } from './node';
 
 type ModelArtifacts = tf.io.ModelArtifacts;
 type ModelJSON = tf.io.ModelJSON;

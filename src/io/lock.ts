@@ -1,4 +1,5 @@
-import { importAtRuntime, messageOf, nodeFs, nodePath } from './node';
+import { messageOf } from '../errors';
+import { importAtRuntime, nodeFs, nodePath } from '../node_env';
 
 /** Name of the lock file a training run keeps in its directory. @category IO */
 export const RUN_LOCK_FILE = '.fer-cbam.lock';

@@ -1,38 +1,30 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
-import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkRank4 } from '../errors';
+import { type AttentionLayer, AttentionMapCapture, type AttentionMaps } from './attention_maps';
+import type { Shape } from './composite';
 import {
-  type AttentionLayer,
-  AttentionMapCapture,
-  type AttentionMaps,
+  type AddVariable,
   ensureBuilt,
+  initializer,
   isTraining,
+  type Kwargs,
+  type LayerArgs,
   oneShape,
   oneTensor,
-} from './attention_maps';
-import type { Shape } from './composite';
+} from './layer_utils';
 
-/** The name of a weight initializer. @internal */
-export type InitializerName = 'glorotUniform' | 'zeros' | 'ones';
-
-/** Creates a float32 variable: `(name, shape, initializer, trainable = true)`. @internal */
-export type AddVariable = (
-  name: string,
-  shape: number[],
-  init: InitializerName,
-  trainable?: boolean,
-) => tfl.LayerVariable;
-
-/** An initializer by name. @internal */
-export function initializer(name: InitializerName) {
-  if (name === 'glorotUniform') return tfl.initializers.glorotUniform({});
-  return name === 'zeros' ? tfl.initializers.zeros() : tfl.initializers.ones();
-}
-
-/** Resolved layer options as `getConfig()` entries, with arrays copied. @internal */
+/**
+ * Resolved layer options as `getConfig()` entries, with arrays copied (so a caller mutating the
+ * config cannot change the layer).
+ * @param options The resolved options, in config order.
+ * @example
+ * ```ts
+ * configEntries({ kernelSize: 7, poolTypes: ['avg'] }); // { kernelSize: 7, poolTypes: ['avg'] } (a copy)
+ * ```
+ * @internal
+ */
 export function configEntries(options: object): tf.serialization.ConfigDict {
   const entries: tf.serialization.ConfigDict = {};
   for (const [key, value] of Object.entries(options))
@@ -75,7 +67,7 @@ export abstract class AttentionLayerBase extends tfl.layers.Layer implements Att
   }
 
   override build(inputShape: Shape | Shape[]): void {
-    const channels = checkRank4(oneShape(inputShape), this.getClassName());
+    const channels = checkRank4(oneShape(inputShape, this.getClassName()), this.getClassName());
     this.buildWeights(channels);
     this.inputSpec = [new tfl.InputSpec({ ndim: 4, axes: { 3: channels } })];
     this.built = true;

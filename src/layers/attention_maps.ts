@@ -1,9 +1,9 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { expected } from '../errors';
 import { CompositeLayer, type Layer, walkLayers } from './composite';
+import type { Kwargs } from './layer_utils';
 
 /**
  * The attention maps one layer computed for one input, by name. The names and shapes are:
@@ -216,31 +216,4 @@ function childrenOf(layer: Layer): Layer[] {
   if (layer instanceof CompositeLayer) return layer.sublayers;
   const nested = (layer as { layers?: unknown }).layers;
   return Array.isArray(nested) ? (nested as Layer[]) : [];
-}
-
-/** Builds `layer` (by one inference call on `x`) if it is not built yet. @internal */
-export function ensureBuilt(layer: Layer, x: Tensor): void {
-  if (!layer.built) tf.dispose(layer.apply(x, { training: false }) as Tensor);
-}
-
-/** The single shape of a layer's input (tfjs passes a list for multi-input layers). @internal */
-export function oneShape(shape: (number | null)[] | (number | null)[][]): (number | null)[] {
-  if (Array.isArray(shape[0])) {
-    const list = shape as (number | null)[][];
-    if (list.length !== 1) {
-      throw new RangeError(expected('attention layer', 'inputShape', 'a single shape', list));
-    }
-    return list[0]!;
-  }
-  return shape as (number | null)[];
-}
-
-/** The single tensor of a layer's input. @internal */
-export function oneTensor(inputs: Tensor | Tensor[]): Tensor {
-  return Array.isArray(inputs) ? inputs[0]! : inputs;
-}
-
-/** Whether `kwargs` asks for training behaviour. @internal */
-export function isTraining(kwargs: Kwargs | undefined): boolean {
-  return kwargs?.training === true;
 }

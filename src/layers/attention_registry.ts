@@ -94,3 +94,39 @@ export function createAttention(name: string | null, args: AttentionArgs = {}): 
 export function listAttention(): string[] {
   return [...factories.keys()];
 }
+
+/**
+ * Normalises an attention name given as an option (of a block, a model or the CLI): `null` and
+ * `'none'` give `null`; anything else must be a registered name (see {@link listAttention}).
+ *
+ * A name that is not registered as written but matches exactly one registered name when
+ * underscores and case are ignored resolves to that name: saved configs go through tfjs's
+ * snake_case round trip, which loses capitals (`'myCBAM'` -> `'my_cbam'` -> `'myCbam'`).
+ * @param value The option's value.
+ * @param where The caller named in errors, e.g. `'ResidualBlock'`.
+ * @param arg The option named in errors, e.g. `'attention'`.
+ * @returns The registered name, or `null` for no attention.
+ * @throws RangeError listing the registered names if `value` is neither registered, `'none'` nor `null`.
+ * @example
+ * ```ts
+ * resolveAttentionName('cbam', 'ResidualBlock', 'attention'); // 'cbam'
+ * resolveAttentionName('none', 'ResidualBlock', 'attention'); // null
+ * ```
+ * @internal
+ */
+export function resolveAttentionName(value: unknown, where: string, arg: string): string | null {
+  if (value === null || value === 'none') return null;
+  const names = listAttention();
+  if (typeof value === 'string' && !names.includes(value)) {
+    // Saved configs go through tfjs's snake_case round trip, which loses capitals in names such as
+    // 'myCBAM' (-> 'my_cbam' -> 'myCbam'): accept the one registered name that differs only so.
+    const key = (s: string): string => s.replace(/_/g, '').toLowerCase();
+    const matches = names.filter((n) => key(n) === key(value));
+    if (matches.length === 1) return matches[0]!;
+  }
+  if (typeof value !== 'string' || !names.includes(value)) {
+    const allowed = [...names.map((n) => `'${n}'`), `'none'`, 'null'].join(', ');
+    throw new RangeError(expected(where, arg, `one of ${allowed}`, value));
+  }
+  return value;
+}

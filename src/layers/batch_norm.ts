@@ -1,14 +1,19 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
-import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkBoolean, checkNumberInRange, expected } from '../errors';
 import { batchNormGradients, channelMoments } from '../ops/batch_norm';
 import { linearCombination } from '../ops/linear_combination';
-import { type AddVariable, initializer } from './attention_base';
-import { isTraining, oneShape, oneTensor } from './attention_maps';
 import type { Shape } from './composite';
+import {
+  type AddVariable,
+  initializer,
+  isTraining,
+  type Kwargs,
+  type LayerArgs,
+  oneShape,
+  oneTensor,
+} from './layer_utils';
 
 /** Output and batch statistics (per channel) of one {@link batchNormInTraining} call. @internal */
 export interface NormalizedBatch {
@@ -221,7 +226,7 @@ export class FusedBatchNormalization extends tfl.layers.Layer {
   }
 
   override build(inputShape: Shape | Shape[]): void {
-    const shape = oneShape(inputShape);
+    const shape = oneShape(inputShape, WHERE);
     const channels = shape[shape.length - 1];
     if (shape.length < 2 || channels == null) {
       throw new RangeError(

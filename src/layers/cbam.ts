@@ -1,11 +1,9 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
-import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkRank4 } from '../errors';
 import { configEntries } from './attention_base';
-import { type AttentionLayer, type AttentionMaps, ensureBuilt, oneShape } from './attention_maps';
+import type { AttentionLayer, AttentionMaps } from './attention_maps';
 import {
   CHANNEL_ATTENTION_DEFAULTS,
   ChannelAttention,
@@ -14,6 +12,7 @@ import {
   resolveChannelOptions,
 } from './channel_attention';
 import { CompositeLayer, type Shape, type TensorLike } from './composite';
+import { ensureBuilt, type Kwargs, type LayerArgs, oneShape } from './layer_utils';
 import {
   resolveSpatialOptions,
   SPATIAL_ATTENTION_DEFAULTS,
@@ -79,7 +78,7 @@ export class CBAM extends CompositeLayer implements AttentionLayer {
   }
 
   override build(inputShape: Shape | Shape[]): void {
-    checkRank4(oneShape(inputShape), 'CBAM');
+    checkRank4(oneShape(inputShape, 'CBAM'), 'CBAM');
     super.build(inputShape);
   }
 

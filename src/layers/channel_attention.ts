@@ -1,16 +1,18 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
-import { checkBoolean, checkPositiveInteger, expected } from '../errors';
-import { type AddVariable, AttentionLayerBase } from './attention_base';
+import { checkBoolean, expected } from '../errors';
+import { AttentionLayerBase } from './attention_base';
 import type { AttentionLayer, AttentionMaps } from './attention_maps';
-
-/** A global pooling applied before the shared MLP of {@link ChannelAttention}. @category Layers */
-export type PoolType = 'avg' | 'max';
-
-/** The pool types {@link ChannelAttention} accepts. @category Layers */
-export const POOL_TYPES: readonly PoolType[] = Object.freeze(['avg', 'max'] as PoolType[]);
+import type { LayerArgs } from './layer_utils';
+import {
+  addMlpWeights,
+  hiddenWidth,
+  type MlpWeights,
+  mlpGate,
+  POOL_TYPES,
+  type PoolType,
+  resolveReduction,
+} from './reduction_mlp';
 
 /**
  * Options of {@link ChannelAttention} (also accepted by {@link CBAM}).
@@ -62,7 +64,17 @@ export const CHANNEL_ATTENTION_DEFAULTS: Readonly<ChannelAttentionConfig> = Obje
   poolTypes: ['avg', 'max'] as PoolType[],
 });
 
-/** Resolves and validates channel-gate options; `where` names the caller in errors. @internal */
+/**
+ * Resolves and validates channel-gate options, filling in {@link CHANNEL_ATTENTION_DEFAULTS}.
+ * @param args The options given to the layer.
+ * @param where The caller named in errors (`'ChannelAttention'`, or `'CBAM'` for its channel gate).
+ * @throws RangeError / TypeError as {@link ChannelAttention}.
+ * @example
+ * ```ts
+ * resolveChannelOptions({ poolTypes: ['avg'] }, 'CBAM').reductionRatio; // 16
+ * ```
+ * @internal
+ */
 export function resolveChannelOptions(args: ChannelAttentionOptions, where: string): ChannelAttentionConfig {
   const d = CHANNEL_ATTENTION_DEFAULTS;
   const poolTypes = args.poolTypes ?? d.poolTypes;
@@ -81,72 +93,6 @@ export function resolveChannelOptions(args: ChannelAttentionOptions, where: stri
     useBias: checkBoolean(args.useBias ?? d.useBias, 'useBias', where),
     poolTypes: [...poolTypes],
   };
-}
-
-/** The options that set the hidden width of a reduction MLP (see {@link hiddenWidth}). @internal */
-export interface ReductionOptions {
-  reductionRatio: number;
-  hiddenUnits: number | null;
-  minUnits: number;
-}
-
-/** Resolves and validates `reductionRatio`, `hiddenUnits` and `minUnits` (`d`: defaults). @internal */
-export function resolveReduction(
-  args: Partial<ReductionOptions>,
-  d: Readonly<ReductionOptions>,
-  where: string,
-): ReductionOptions {
-  return {
-    reductionRatio: checkPositiveInteger(args.reductionRatio ?? d.reductionRatio, 'reductionRatio', where),
-    hiddenUnits:
-      args.hiddenUnits == null ? null : checkPositiveInteger(args.hiddenUnits, 'hiddenUnits', where),
-    minUnits: checkPositiveInteger(args.minUnits ?? d.minUnits, 'minUnits', where),
-  };
-}
-
-/** The hidden width of a reduction MLP: `hiddenUnits`, else `max(minUnits, floor(channels / r))`. @internal */
-export function hiddenWidth(channels: number, o: ReductionOptions): number {
-  return o.hiddenUnits ?? Math.max(o.minUnits, Math.floor(channels / o.reductionRatio));
-}
-
-/** The weights of a `C -> h -> C` MLP. @internal */
-export interface MlpWeights {
-  kernel1: tfl.LayerVariable;
-  bias1: tfl.LayerVariable | null;
-  kernel2: tfl.LayerVariable;
-  bias2: tfl.LayerVariable | null;
-}
-
-/**
- * `sigmoid(sum over pools of MLP(pool(x)))` reshaped to `[batch, 1, 1, C]`: the gate shared by
- * ChannelAttention and SqueezeExcitation. All pooled vectors go through the MLP as one batch.
- * @internal
- */
-export function mlpGate(x: Tensor, pools: readonly PoolType[], w: MlpWeights): Tensor {
-  const [batch, , , channels] = x.shape as [number, number, number, number];
-  const pooled = pools.map((p) => (p === 'avg' ? tf.mean(x, [1, 2]) : tf.max(x, [1, 2])));
-  const stacked = pooled.length === 1 ? pooled[0]! : tf.concat(pooled, 0);
-  let hidden = tf.matMul(stacked, w.kernel1.read());
-  if (w.bias1) hidden = tf.add(hidden, w.bias1.read());
-  hidden = tf.relu(hidden);
-  let out = tf.matMul(hidden, w.kernel2.read());
-  if (w.bias2) out = tf.add(out, w.bias2.read());
-  const summed = pools.length === 1 ? out : tf.sum(tf.reshape(out, [pools.length, batch, channels]), 0);
-  return tf.reshape(tf.sigmoid(summed), [batch, 1, 1, channels]);
-}
-
-/** Adds the MLP weights `fc1/kernel [C, h]`, `fc1/bias [h]`, `fc2/kernel [h, C]`, `fc2/bias [C]`. @internal */
-export function addMlpWeights(
-  add: AddVariable,
-  channels: number,
-  hidden: number,
-  useBias: boolean,
-): MlpWeights {
-  const kernel1 = add('fc1/kernel', [channels, hidden], 'glorotUniform');
-  const bias1 = useBias ? add('fc1/bias', [hidden], 'zeros') : null;
-  const kernel2 = add('fc2/kernel', [hidden, channels], 'glorotUniform');
-  const bias2 = useBias ? add('fc2/bias', [channels], 'zeros') : null;
-  return { kernel1, bias1, kernel2, bias2 };
 }
 
 /**

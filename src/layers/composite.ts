@@ -1,8 +1,7 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
-import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import type { Kwargs, LayerArgs } from './layer_utils';
 
 /** A tfjs layer, as exported by `@tensorflow/tfjs-layers`. @category Layers */
 export type Layer = tfl.layers.Layer;

@@ -1,7 +1,6 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import { AttentionLayerBase } from './attention_base';
 import type { AttentionLayer, AttentionMaps } from './attention_maps';
 import {
@@ -10,7 +9,8 @@ import {
   batchNormLastAxis,
   resolveBatchNormOptions,
 } from './batch_norm';
-import { hiddenWidth, resolveReduction } from './channel_attention';
+import type { LayerArgs } from './layer_utils';
+import { hiddenWidth, resolveReduction } from './reduction_mlp';
 
 /** Options of {@link CoordinateAttention}. @category Layers */
 export interface CoordinateAttentionOptions {

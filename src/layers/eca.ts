@@ -1,11 +1,10 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import { checkPositiveInteger, expected } from '../errors';
 import { AttentionLayerBase } from './attention_base';
 import type { AttentionLayer, AttentionMaps } from './attention_maps';
-import { checkOddKernel } from './spatial_attention';
+import { checkOddKernel, type LayerArgs } from './layer_utils';
 
 /** Options of {@link EfficientChannelAttention}. @category Layers */
 export interface EfficientChannelAttentionOptions {

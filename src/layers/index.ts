@@ -22,8 +22,6 @@ export {
   type ChannelAttentionConfig,
   type ChannelAttentionOptions,
   channelAttention,
-  POOL_TYPES,
-  type PoolType,
 } from './channel_attention';
 export * from './composite';
 export {
@@ -41,6 +39,7 @@ export {
   ecaKernelSize,
   efficientChannelAttention,
 } from './eca';
+export { POOL_TYPES, type PoolType } from './reduction_mlp';
 export {
   RESIDUAL_BLOCK_DEFAULTS,
   ResidualBlock,

@@ -1,12 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
-import type { InitializerIdentifier } from '@tensorflow/tfjs-layers/dist/initializers';
-import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { checkBoolean, checkPositiveInteger, checkRank4, expected } from '../errors';
-import { type AttentionArgs, createAttention, listAttention } from './attention_registry';
+import { type AttentionArgs, createAttention, resolveAttentionName } from './attention_registry';
 import { FusedBatchNormalization } from './batch_norm';
 import { CompositeLayer, type Layer, type Shape, type TensorLike } from './composite';
+import type { InitializerIdentifier, Kwargs, LayerArgs } from './layer_utils';
 
 const WHERE = 'ResidualBlock';
 
@@ -267,27 +265,6 @@ export function residualBlock(args: ResidualBlockArgs): ResidualBlock {
 
 function relu(name: string): Layer {
   return tfl.layers.activation({ name, activation: 'relu' });
-}
-
-/**
- * Normalises an attention name: `null`/`'none'` give `null`; anything else must be registered.
- * @internal
- */
-export function resolveAttentionName(value: unknown, where: string, arg: string): string | null {
-  if (value === null || value === 'none') return null;
-  const names = listAttention();
-  if (typeof value === 'string' && !names.includes(value)) {
-    // Saved configs go through tfjs's snake_case round trip, which loses capitals in names such as
-    // 'myCBAM' (-> 'my_cbam' -> 'myCbam'): accept the one registered name that differs only so.
-    const key = (s: string): string => s.replace(/_/g, '').toLowerCase();
-    const matches = names.filter((n) => key(n) === key(value));
-    if (matches.length === 1) return matches[0]!;
-  }
-  if (typeof value !== 'string' || !names.includes(value)) {
-    const allowed = [...names.map((n) => `'${n}'`), `'none'`, 'null'].join(', ');
-    throw new RangeError(expected(where, arg, `one of ${allowed}`, value));
-  }
-  return value;
 }
 
 function resolveAttentionOptions(value: unknown, where: string): AttentionArgs {

@@ -1,8 +1,7 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
-import { checkBoolean, checkOneOf, checkPositiveInteger, expected } from '../errors';
+import { checkBoolean, checkOneOf } from '../errors';
 import { AttentionLayerBase } from './attention_base';
 import type { AttentionLayer, AttentionMaps } from './attention_maps';
 import {
@@ -11,6 +10,7 @@ import {
   batchNormLastAxis,
   resolveBatchNormOptions,
 } from './batch_norm';
+import { checkOddKernel, type LayerArgs } from './layer_utils';
 
 /**
  * The order of the two channel-pooled maps fed to the spatial convolution: `'meanMax'` as in the
@@ -71,15 +71,17 @@ export const SPATIAL_ATTENTION_DEFAULTS: Readonly<SpatialAttentionConfig> = Obje
   zeroInitGamma: false,
 });
 
-/** Validates an odd positive kernel size. @internal */
-export function checkOddKernel(value: unknown, where: string, arg = 'kernelSize'): number {
-  checkPositiveInteger(value, arg, where);
-  if ((value as number) % 2 !== 1)
-    throw new RangeError(expected(where, arg, 'an odd positive integer', value));
-  return value as number;
-}
-
-/** Resolves and validates spatial-gate options. @internal */
+/**
+ * Resolves and validates spatial-gate options, filling in {@link SPATIAL_ATTENTION_DEFAULTS}.
+ * @param args The options given to the layer.
+ * @param where The caller named in errors (`'SpatialAttention'`, or `'CBAM'` for its spatial gate).
+ * @throws RangeError / TypeError as {@link SpatialAttention}.
+ * @example
+ * ```ts
+ * resolveSpatialOptions({ kernelSize: 3 }, 'CBAM').kernelSize; // 3
+ * ```
+ * @internal
+ */
 export function resolveSpatialOptions(args: SpatialAttentionOptions, where: string): SpatialAttentionConfig {
   const d = SPATIAL_ATTENTION_DEFAULTS;
   return {

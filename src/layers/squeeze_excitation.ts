@@ -1,10 +1,10 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import { checkBoolean } from '../errors';
 import { AttentionLayerBase } from './attention_base';
 import type { AttentionLayer, AttentionMaps } from './attention_maps';
-import { addMlpWeights, hiddenWidth, type MlpWeights, mlpGate, resolveReduction } from './channel_attention';
+import type { LayerArgs } from './layer_utils';
+import { addMlpWeights, hiddenWidth, type MlpWeights, mlpGate, resolveReduction } from './reduction_mlp';
 
 /** Options of {@link SqueezeExcitation}. @category Layers */
 export interface SqueezeExcitationOptions {

@@ -1,10 +1,10 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { InitializerIdentifier } from '@tensorflow/tfjs-layers/dist/initializers';
 import { checkBoolean, checkNonNegativeInteger, checkOneOf, checkPositiveInteger, expected } from '../errors';
-import { type AttentionArgs, createAttention } from '../layers/attention_registry';
+import { type AttentionArgs, createAttention, resolveAttentionName } from '../layers/attention_registry';
 import { FusedBatchNormalization } from '../layers/batch_norm';
 import type { Layer } from '../layers/composite';
-import { RESIDUAL_BLOCK_DEFAULTS, ResidualBlock, resolveAttentionName } from '../layers/residual_block';
+import type { InitializerIdentifier } from '../layers/layer_utils';
+import { RESIDUAL_BLOCK_DEFAULTS, ResidualBlock } from '../layers/residual_block';
 import { withSeededRandom } from '../random';
 
 const WHERE = 'resnetCbam';
@@ -51,6 +51,9 @@ export interface PlacementSpec {
  * @category Models
  */
 export type Placement = 'paper' | 'everyBlock' | 'none' | PlacementSpec;
+
+/** The named placements (a {@link PlacementSpec} is the fourth kind). @category Models */
+export const PLACEMENTS = Object.freeze(['paper', 'everyBlock', 'none'] as const);
 
 /** A placement resolved against a number of stages: explicit, sorted stage numbers. @category Models */
 export interface ResolvedPlacement {
@@ -287,7 +290,7 @@ function resolveOptions(options: ResNetCbamOptions): Resolved {
   }
   const placementOption = options.placement ?? d.placement;
   if (typeof placementOption === 'string') {
-    checkOneOf(placementOption, ['paper', 'everyBlock', 'none'], 'placement', WHERE);
+    checkOneOf(placementOption, PLACEMENTS, 'placement', WHERE);
   }
   let placement = resolvePlacement(placementOption, blocks.length);
   if (attention === null) placement = resolvePlacement('none', blocks.length);

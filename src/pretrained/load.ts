@@ -5,8 +5,8 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { fileSystem } from '../io/file_handler';
-import { importAtRuntime, isNode } from '../io/node';
 import { getPreprocessing } from '../models/preprocessing';
+import { isNode, nodePath, nodeRequire } from '../node_env';
 import '../models/resnet_cbam'; // registers the layer classes the saved topologies name
 import { PRETRAINED_MODELS, type PretrainedInfo, type PretrainedName } from './catalog';
 
@@ -60,11 +60,9 @@ export async function pretrainedModelPath(name: PretrainedName): Promise<string>
   info(name);
   if (!isNode())
     throw new Error('pretrainedModelPath: needs Node.js; in a browser pass `url` to loadPretrained.');
-  const { createRequire } = await importAtRuntime<typeof import('node:module')>('node:module');
-  const { dirname, join } = await importAtRuntime<typeof import('node:path')>('node:path');
+  const { dirname, join } = await nodePath('pretrainedModelPath');
   // The package resolves itself by name (its `exports` map lists ./package.json), from src/ and dist/ alike.
-  const base = typeof __filename === 'string' ? __filename : import.meta.url;
-  const root = dirname(createRequire(base).resolve('fer-cbam/package.json'));
+  const root = dirname((await nodeRequire()).resolve('fer-cbam/package.json'));
   return join(root, 'models', name, 'model.json');
 }
 

@@ -1,4 +1,4 @@
-import { importAtRuntime } from '../io/node';
+import { importAtRuntime } from '../node_env';
 import { classificationMetrics } from './metrics';
 
 /** Options of {@link confusionMatrixPng}. @category Training */

@@ -21,3 +21,4 @@ export * from './metrics';
 export * from './schedules';
 export * from './sgd';
 export * from './train';
+export { TRAIN_DEFAULTS, type TrainData, type TrainOptions } from './train_options';

@@ -2,13 +2,12 @@
 // Shapes are tiny: lavapipe compiles every shader on the CPU.
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { probeWebGPU, setupWebGPU } from '../../src/backends/webgpu';
 import {
-  countWebGPUCalls,
-  probeWebGPU,
   registerWebGPUTrainingKernels,
-  setupWebGPU,
   unregisterWebGPUTrainingKernels,
-} from '../../src/backends/webgpu';
+} from '../../src/backends/webgpu_kernels';
+import { countWebGPUCalls } from '../../src/diagnostics/webgpu_counter';
 import { FusedBatchNormalization } from '../../src/layers/batch_norm';
 import {
   BATCH_NORM_GRAD_KERNEL,

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { centreCrop } from '../../examples/browser/preprocess';
 import { DEMO_PREPROCESSING, saveDemoModel } from '../../scripts/make-demo-model';
 import { FER2013_CLASSES } from '../../src/data/dataset';
-import { mulberry32 } from '../../src/data/random';
+import { mulberry32 } from '../../src/random';
 import '../../src/io/index';
 import { captureAttentionMaps } from '../../src/layers/index';
 import {

@@ -168,6 +168,42 @@ const cases: Case[] = [
     names: () => '--placement',
   },
   {
+    name: '--arch resnet11w16-cbam (not a preset name)',
+    args: () => train('--arch', 'resnet11w16-cbam'),
+    says: /--arch: expected one of resnet10, .*, or resnet<depth>\[w<width>\]\[-<attention>\[-every\]\], but got "resnet11w16-cbam"/,
+    names: () => '--arch',
+  },
+  {
+    name: '--attention foo',
+    args: () => train('--attention', 'foo'),
+    says: /expected one of cbam, .*, but got "foo"/,
+    names: () => '--attention',
+  },
+  {
+    name: '--init with an architecture flag',
+    args: () => train('--init', 'fer2013', '--width', '8'),
+    says: /--init fer2013 brings its own architecture: drop --width/,
+    names: () => '--init',
+  },
+  {
+    name: '--init a model whose classes are not the data\'s',
+    args: () => train('--init', 'fer2013'),
+    says: /--init: "fer2013" predicts 7 classes \(angry, .*\) but --data has 1 \(dark\); give it a new classifier with replaceClassifier\(\)/,
+    names: () => '--init',
+  },
+  {
+    name: '--threads with a backend that has no threads',
+    args: () => ['--backend', 'cpu', '--threads', '2', ...train()],
+    says: /--threads sets the wasm backend's threads; it does not apply to --backend cpu/,
+    names: () => '--threads',
+  },
+  {
+    name: '--threads 9',
+    args: () => ['--threads', '9', ...train()],
+    says: /--threads: expected 1 to 8, but got 9/,
+    names: () => '--threads',
+  },
+  {
     name: '--limit 0',
     args: () => train('--limit', '0'),
     says: /positive integer, but got "0"/,

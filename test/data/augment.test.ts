@@ -14,7 +14,7 @@ import {
   tenCrop,
   transformCrops,
 } from '../../src/data/augment';
-import { Random } from '../../src/data/random';
+import { Random } from '../../src/random';
 
 /** Plain-loop crop of image `img` of an [n, h, w, 1] array. */
 function crop(

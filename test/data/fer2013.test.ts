@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FER2013_CLASSES } from '../../src/data/dataset';
-import { Fer2013Parser, loadFer2013 } from '../../src/data/fer2013';
-import { Random } from '../../src/data/random';
+import { loadFer2013 } from '../../src/data/fer2013';
+import { Fer2013Parser } from '../../src/data/fer2013_parser';
 import { classCounts } from '../../src/data/stats';
+import { Random } from '../../src/random';
 
 const dir = mkdtempSync(join(tmpdir(), 'fer2013-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { groupKFold, sequenceKFold, subjectKFold } from '../../src/data/folds';
-import { Random } from '../../src/data/random';
+import { Random } from '../../src/random';
 
 /** A CK+-like set: subjects with 1-4 sequences of 3 frames, one label per sequence. */
 function ckLike(subjects: number, seed: number) {

@@ -12,9 +12,9 @@ import '@tensorflow/tfjs-layers'; // registers the gradients of core ops
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { iterateBatches } from '../../src/data/batches';
 import { type FaceDataset, FER2013_CLASSES } from '../../src/data/dataset';
-import { Random } from '../../src/data/random';
 import { classCounts, datasetStats, type Normalization } from '../../src/data/stats';
 import { syntheticExpressions } from '../../src/data/synthetic';
+import { Random } from '../../src/random';
 
 describe('syntheticExpressions: shape and determinism', () => {
   it('returns a FaceDataset with the 7 FER2013 classes, balanced', () => {

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { describe, expect, it } from 'vitest';
 import {
   AttentionMapCapture,
@@ -14,6 +13,7 @@ import {
   type TensorLike,
   walkLayers,
 } from '../../src/layers/index';
+import type { Kwargs } from '../../src/layers/layer_utils';
 
 /** conv -> CBAM, as a residual block would hold it: attention inside a composite. */
 class ConvAttend extends CompositeLayer {

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { describe, expect, it } from 'vitest';
 import { CompositeLayer, type Shape, type TensorLike, walkLayers } from '../../src/layers/composite';
+import type { Kwargs } from '../../src/layers/layer_utils';
 
 /** conv - bn - relu, then a nested composite, to exercise tracking two levels deep. */
 class ConvBn extends CompositeLayer {

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ResidualBlock } from '../../src/layers/residual_block';
-import { createModel, getModelPreset, listModels, registerModel } from '../../src/models/model_registry';
+import {
+  createModel,
+  getModelPreset,
+  listModels,
+  presetName,
+  registerModel,
+} from '../../src/models/model_registry';
 import { countTrainableParams, RESNET_DEPTHS, resnetCbam } from '../../src/models/resnet_cbam';
 
 describe('model registry', () => {
@@ -62,5 +68,39 @@ describe('model registry', () => {
       /registerModel.*`name`/,
     );
     expect(() => registerModel('ok', null as never)).toThrow(/`preset`/);
+  });
+
+  it('names every network once: parsed names build the network their name says', () => {
+    expect(getModelPreset('resnet10w16-cbam').options).toEqual({
+      depth: 10,
+      width: 16,
+      attention: 'cbam',
+      placement: 'paper',
+    });
+    expect(getModelPreset('resnet18w32-eca-every').options).toEqual({
+      depth: 18,
+      width: 32,
+      attention: 'eca',
+      placement: 'everyBlock',
+    });
+    expect(getModelPreset('resnet34w8').options).toEqual({ depth: 34, width: 8, attention: null });
+    const parsed = createModel('resnet10w16-cbam', { kernelInitializer: 'zeros' });
+    const direct = resnetCbam({ depth: 10, width: 16, placement: 'paper', kernelInitializer: 'zeros' });
+    expect(countTrainableParams(parsed)).toBe(countTrainableParams(direct));
+    expect(parsed.countParams()).toBe(312_028); // the shipped fer2013 model's network
+    for (const m of [parsed, direct]) m.dispose();
+    // Each registered built-in preset's options give back its name; parsed names round-trip too.
+    for (const name of listModels().filter((n) => n.startsWith('resnet'))) {
+      expect(presetName(getModelPreset(name).options)).toBe(name);
+    }
+    for (const name of ['resnet10w16-cbam', 'resnet18w32-se-every', 'resnet50w8', 'resnet10w24-coord']) {
+      expect(presetName(getModelPreset(name).options)).toBe(name);
+    }
+    expect(presetName({ blocks: [1, 1] })).toBeNull();
+    expect(presetName({ depth: 18, placement: { afterStem: true } })).toBeNull();
+    // One name per network: the default width is never spelt out; unknown parts are refused.
+    for (const bad of ['resnet18w64-cbam', 'resnet10w0', 'resnet10-foo', 'resnet11w16', 'resnet10-every']) {
+      expect(() => getModelPreset(bad)).toThrow(/or resnet<depth>\[w<width>\]\[-<attention>\[-every\]\]/);
+    }
   });
 });

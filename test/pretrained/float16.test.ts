@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
-import { float16Bits, resnetCbam, toFloat16Artifacts } from '../../src/index';
+import { resnetCbam } from '../../src/index';
+import { float16Bits, toFloat16Artifacts } from '../../src/pretrained/index';
 
 /** Plain decoding of a half, independent of the encoder: sign * 2^(e-15) * (1 + m/1024), subnormals, Inf/NaN. */
 function decodeHalf(h: number): number {

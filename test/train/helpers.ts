@@ -1,6 +1,6 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { FaceDataset } from '../../src/data/dataset';
-import { Random } from '../../src/data/random';
+import { Random } from '../../src/random';
 
 /**
  * A small learnable problem: 12x12 noisy images holding a bright stroke whose orientation is the

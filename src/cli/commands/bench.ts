@@ -2,8 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Command } from 'commander';
 import { BACKEND_NAMES, type BackendName } from '../../backends/select';
-import { forwardStep, timeSteps, trainingStep } from '../../backends/timing';
-import { type Placement, resnetCbam } from '../../models/resnet_cbam';
+import { forwardStep, timeSteps, trainingStep } from '../../diagnostics/timing';
+import { createModel, getModelPreset, PRESET_GRAMMAR } from '../../models/model_registry';
 import { CliError, intOption, selectBackend } from '../common';
 
 /** One benchmark measurement (the same row format as `npm run bench`). */
@@ -17,11 +17,12 @@ export interface BenchRow {
 
 /**
  * Times forward and training steps (`tf.variableGrads` and momentum SGD, as `npm run bench` does) of
- * resnetCbam on the current backend: one warm-up step, then `steps` timed ones.
+ * preset networks (`resnet18-cbam`, `resnet10w16-cbam`, ...) on the current backend: one warm-up step,
+ * then `steps` timed ones.
  */
 export async function benchModels(
   backend: string,
-  options: { depth: number; placements: Placement[]; batch: number; steps: number },
+  options: { models: string[]; batch: number; steps: number },
 ): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const x = tf.randomNormal([options.batch, 44, 44, 1], 0, 1, 'float32', 1);
@@ -32,9 +33,12 @@ export async function benchModels(
     ),
     7,
   );
-  for (const placement of options.placements) {
-    const name = `resnet${options.depth}-${placement}`;
-    const model = resnetCbam({ depth: options.depth, placement, classifierActivation: 'linear' });
+  for (const name of options.models) {
+    const model = createModel(name, {
+      inputShape: [44, 44, 1],
+      numClasses: 7,
+      classifierActivation: 'linear',
+    });
     const timing = { batch: options.batch, steps: options.steps, warmup: 1 };
     for (const mode of ['forward', 'train'] as const) {
       const step = mode === 'forward' ? forwardStep(model, x) : trainingStep(model, x, y);
@@ -62,8 +66,11 @@ export function registerBench(program: Command): void {
     .option('--backends <list>', 'comma-separated backends to compare', 'wasm')
     .option('--batch <n>', 'batch size', intOption('--batch'), 16)
     .option('--steps <n>', 'timed steps after one warm-up step', intOption('--steps'), 3)
-    .option('--depth <n>', 'ResNet depth', intOption('--depth'), 18)
-    .option('--placements <list>', 'comma-separated placements', 'paper,none')
+    .option(
+      '--models <list>',
+      `comma-separated preset names (registered ones, or ${PRESET_GRAMMAR})`,
+      'resnet18-cbam,resnet18',
+    )
     .option('--json <file>', 'also write the rows as JSON')
     .action(async (opts, cmd: Command) => {
       const backends = String(opts.backends).split(',') as BackendName[];
@@ -72,14 +79,23 @@ export function registerBench(program: Command): void {
           throw new CliError(`--backends: expected names from ${BACKEND_NAMES.join(', ')}, but got "${b}".`);
         }
       }
+      const models = String(opts.models).split(',');
+      for (const name of models) {
+        try {
+          getModelPreset(name);
+        } catch (error) {
+          throw new CliError(
+            `--models: ${(error as Error).message.replace(/^getModelPreset: expected `name` to be /, 'expected each name to be ')}`,
+          );
+        }
+      }
       const rows: BenchRow[] = [];
       for (const requested of backends) {
         const backend = await selectBackend({ backend: requested, threads: cmd.optsWithGlobals().threads });
         process.stderr.write(`benchmarking on ${backend} ...\n`);
         rows.push(
           ...(await benchModels(backend, {
-            depth: opts.depth,
-            placements: String(opts.placements).split(',') as Placement[],
+            models,
             batch: opts.batch,
             steps: opts.steps,
           })),

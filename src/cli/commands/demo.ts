@@ -5,9 +5,9 @@ import type { Command } from 'commander';
 import type { BackendName } from '../../backends/select';
 import { datasetStats } from '../../data/stats';
 import { syntheticExpressions } from '../../data/synthetic';
+import { createModel, presetName } from '../../models/model_registry';
 import { facesToInput } from '../../models/predict';
 import { setPreprocessing } from '../../models/preprocessing';
-import { resnetCbam } from '../../models/resnet_cbam';
 import { evaluate } from '../../train/evaluate';
 import { formatConfusionMatrix } from '../../train/metrics';
 import { train } from '../../train/train';
@@ -94,17 +94,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     size,
     variation,
   });
-  const model = resnetCbam({
-    depth: 10,
-    width: options.width,
+  // The demo's network by its preset name (one name per network: `resnet10w8-cbam` at width 8).
+  const arch = presetName({ depth: 10, width: options.width, attention: 'cbam', placement: 'paper' })!;
+  const model = createModel(arch, {
     inputShape: [cropSize, cropSize, 1],
-    placement: 'paper',
     dropout: 0,
     classifierActivation: 'linear',
     name: 'demo_resnet10_cbam',
     seed: options.seed,
   });
-  log(`model: ResNet-10 + CBAM (paper placement), width ${options.width}, ${model.countParams()} parameters`);
+  log(
+    `model: ${arch} (ResNet-10, width ${options.width}, CBAM after the stem and the last stage), ${model.countParams()} parameters`,
+  );
   log(
     `data: ${trainSet.count} synthetic training faces, ${testSet.count} held-out test faces (${size}x${size}, ${cropSize}x${cropSize} crops)`,
   );
@@ -186,7 +187,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     trainImages,
     testImages: testSet.count,
     imagesPerSec: Math.round((trainImages / trainSeconds) * 10) / 10,
-    model: 'resnet10-cbam-paper',
+    model: arch,
     parameters: model.countParams(),
     heatmaps,
     modelDir,

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { FaceDataset } from '../../data/dataset';
+import type { FaceDataset, Fer2013Usage } from '../../data/dataset';
 import { parseClassMap, remapClasses } from '../../data/remap';
 import { subsetDataset, usageIndices } from '../../data/stats';
 import { confusionMatrixPng } from '../../train/confusion_png';
@@ -21,7 +21,8 @@ import {
 } from '../common';
 import { startProgress } from '../progress';
 
-const SPLITS = ['PublicTest', 'PrivateTest', 'Training'] as const;
+// FER2013_USAGES in the order `--help` shows them: the held-out splits first.
+const SPLITS: readonly Fer2013Usage[] = ['PublicTest', 'PrivateTest', 'Training'];
 
 /** Registers `fer-cbam eval`. */
 export function registerEval(program: Command): void {
@@ -49,7 +50,7 @@ export function registerEval(program: Command): void {
     const all = cmd.optsWithGlobals();
     // Every option and path is checked before the (possibly long) evaluation starts.
     const kind = checkDatasetKind(opts.dataset);
-    const split = opts.split as (typeof SPLITS)[number];
+    const split = opts.split as Fer2013Usage;
     if (!SPLITS.includes(split)) {
       throw new CliError(`--split: expected one of ${SPLITS.join(', ')}, but got "${opts.split}".`);
     }

@@ -7,13 +7,14 @@ import type { FaceDataset } from '../../data/dataset';
 import { remapClasses } from '../../data/remap';
 import { type Normalization, subsetDataset, usageIndices } from '../../data/stats';
 import { writeFileAtomic } from '../../io/atomic';
-import { listAttention } from '../../layers/attention_registry';
-import { type Placement, RESNET_DEPTHS, resnetCbam } from '../../models/resnet_cbam';
+import { createModel } from '../../models/model_registry';
 import { evaluate } from '../../train/evaluate';
 import { formatConfusionMatrix } from '../../train/metrics';
 import { SCHEDULE_NAMES, type ScheduleName } from '../../train/schedules';
 import { train } from '../../train/train';
 import {
+  addArchitectureOptions,
+  architectureFrom,
   CliError,
   checkDatasetKind,
   checkInputFile,
@@ -27,8 +28,6 @@ import {
   selectBackend,
 } from '../common';
 import { startProgress } from '../progress';
-
-const DEPTHS = Object.keys(RESNET_DEPTHS).map(Number);
 
 /** Run-directory entries that mean `--out` holds an earlier run (hidden files and the lock are ignored). */
 function earlierRun(out: string): string[] {
@@ -127,8 +126,7 @@ setInterval(() => { try { process.kill(parent, 0); } catch { process.exit(0); } 
 
 /** Registers `fer-cbam train`. */
 export function registerTrain(program: Command): void {
-  program
-    .command('train')
+  addArchitectureOptions(program.command('train'))
     .description(
       'train a ResNet+CBAM on FER2013, FER+, CK+ or an image folder (select on the validation split)',
     )
@@ -139,12 +137,8 @@ export function registerTrain(program: Command): void {
     .option('--out <dir>', 'run directory: checkpoints, best model, log.jsonl', 'runs/fer2013')
     .option(
       '--init <model>',
-      'start from a pretrained name (fer2013) or a saved model directory instead of new weights (its architecture replaces --depth, --width, --placement and --attention)',
+      'start from a pretrained name (fer2013) or a saved model directory instead of new weights (its architecture replaces --arch and its overrides)',
     )
-    .option('--depth <n>', 'ResNet depth: 10, 18, 34, 50, 101, 152', intOption('--depth'), 18)
-    .option('--width <n>', 'channels of the first stage', intOption('--width'), 64)
-    .option('--placement <where>', 'attention placement: paper | everyBlock | none', 'paper')
-    .option('--attention <name>', 'attention module (any registered name)', 'cbam')
     .option('--epochs <n>', 'epochs', intOption('--epochs'), 30)
     .option('--batch-size <n>', 'batch size', intOption('--batch-size'), 128)
     .option('--schedule <name>', `learning-rate schedule: ${SCHEDULE_NAMES.join(' | ')}`, 'onecycle')
@@ -179,21 +173,9 @@ export function registerTrain(program: Command): void {
         );
       }
       const kind = checkDatasetKind(opts.dataset);
-      if (!DEPTHS.includes(opts.depth)) {
-        throw new CliError(`--depth: expected one of ${DEPTHS.join(', ')}, but got ${opts.depth}.`);
-      }
-      if (!['paper', 'everyBlock', 'none'].includes(opts.placement)) {
-        throw new CliError(
-          `--placement: expected one of paper, everyBlock, none, but got "${opts.placement}".`,
-        );
-      }
-      if (!listAttention().includes(opts.attention)) {
-        throw new CliError(
-          `--attention: expected one of ${listAttention().join(', ')}, but got "${opts.attention}".`,
-        );
-      }
+      const arch = architectureFrom(opts);
       if (opts.init !== undefined) {
-        const clash = ['depth', 'width', 'placement', 'attention'].filter(
+        const clash = ['arch', 'depth', 'width', 'placement', 'attention'].filter(
           (name) => cmd.getOptionValueSource(name) === 'cli',
         );
         if (clash.length > 0) {
@@ -270,11 +252,8 @@ export function registerTrain(program: Command): void {
         // The network learnt on inputs normalised this way; keep it rather than recomputing it.
         normalization = init.preprocessing.normalization;
       } else {
-        model = resnetCbam({
-          depth: opts.depth,
-          width: opts.width,
-          placement: opts.placement as Placement,
-          attention: opts.attention,
+        model = createModel(arch.name, {
+          ...arch.overrides,
           inputShape: [opts.crop, opts.crop, 1],
           numClasses: data.classNames.length,
           classifierActivation: 'linear',

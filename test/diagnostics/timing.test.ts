@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
-import { forwardStep, profileKernels, timeSteps, trainingStep } from '../../src/backends/timing';
+import { forwardStep, profileKernels, timeSteps, trainingStep } from '../../src/diagnostics/timing';
 import { resnetCbam } from '../../src/models/resnet_cbam';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

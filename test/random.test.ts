@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deriveSeed, mulberry32, Random } from '../../src/data/random';
+import { deriveSeed, mulberry32, Random } from '../src/random';
 
 /** The published mulberry32 (Tommy Ettinger), verbatim apart from types. */
 function reference(a: number) {

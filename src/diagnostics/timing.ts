@@ -2,12 +2,12 @@
  * Timing model steps on the current backend: warm-up and timed steps, wall and process CPU time per
  * step, images per second, and the slowest kernels of one step.
  *
- * It lives in `src/backends` because what it measures is the backend: a forward pass, or a plain
- * optimizer step (`tf.variableGrads` and momentum SGD), not fer-cbam's training loop (`src/train`, which
- * adds data, metrics and callbacks). The CLI (`fer-cbam bench`, the outermost layer) and the scripts in
- * `bench/` (outside the package) both import it from here. It imports nothing but tfjs-core, the
- * argument checks and fer-cbam's `SGD` (which needs only `src/ops`), so `bench/gpu_entry.ts` can bundle it by path without pulling in the wasm and
- * tensorflow backends.
+ * It lives in `src/diagnostics` (the `fer-cbam/diagnostics` subpath), above both `src/backends` and
+ * `src/train`: what it measures is the backend, but its training step needs fer-cbam's `SGD`, and a
+ * backend module importing the training code ran against the dependency grain. It is not fer-cbam's
+ * training loop (`train` adds data, augmentation, metrics and callbacks; `npm run bench` times both).
+ * It imports nothing but tfjs-core, the argument checks and `SGD` (which needs only `src/ops`), so
+ * `bench/gpu_entry.ts` can bundle it by path without pulling in the wasm and tensorflow backends.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -15,7 +15,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkNonNegativeInteger, checkPositiveInteger } from '../errors';
 import { SGD } from '../train/sgd';
 
-/** Result of {@link timeSteps}: means over the timed steps. @category Backends */
+/** Result of {@link timeSteps}: means over the timed steps. @category Diagnostics */
 export interface StepTiming {
   /** Images per second: `batch * steps / seconds`. */
   imgPerSec: number;
@@ -32,7 +32,7 @@ export interface StepTiming {
   seconds: number;
 }
 
-/** Options of {@link timeSteps}. @category Backends */
+/** Options of {@link timeSteps}. @category Diagnostics */
 export interface TimeStepsOptions {
   /** Images per step, for {@link StepTiming.imgPerSec}. */
   batch: number;
@@ -42,7 +42,7 @@ export interface TimeStepsOptions {
   warmup?: number;
 }
 
-/** One step of a model, built by {@link forwardStep} or {@link trainingStep}. @category Backends */
+/** One step of a model, built by {@link forwardStep} or {@link trainingStep}. @category Diagnostics */
 export interface ModelStep {
   /** Runs one step and waits until its result is downloaded (so the backend has finished). */
   run: () => Promise<void>;
@@ -50,7 +50,7 @@ export interface ModelStep {
   dispose: () => void;
 }
 
-/** Options of {@link trainingStep}: momentum SGD. @category Backends */
+/** Options of {@link trainingStep}: momentum SGD. @category Diagnostics */
 export interface TrainingStepOptions {
   /** Learning rate. Defaults to `0.01`. */
   learningRate?: number;
@@ -58,7 +58,7 @@ export interface TrainingStepOptions {
   momentum?: number;
 }
 
-/** Time of one kernel name within a profiled step. @category Backends */
+/** Time of one kernel name within a profiled step. @category Diagnostics */
 export interface KernelTime {
   /** Kernel name, e.g. `Conv2DBackpropFilter`. */
   name: string;
@@ -68,7 +68,7 @@ export interface KernelTime {
   ms: number;
 }
 
-/** Result of {@link profileKernels}. @category Backends */
+/** Result of {@link profileKernels}. @category Diagnostics */
 export interface KernelProfile {
   /** Entries `tf.profile` recorded: the ops (names ending in `__op`) and the kernels inside them. */
   kernels: number;
@@ -96,7 +96,7 @@ const nodeCpuUsage: (() => NodeJS.CpuUsage) | null =
  * train.dispose();
  * ```
  * @throws RangeError unless `batch` and `steps` are positive integers and `warmup` a non-negative one.
- * @category Backends
+ * @category Diagnostics
  */
 export async function timeSteps(step: () => unknown, options: TimeStepsOptions): Promise<StepTiming> {
   const batch = checkPositiveInteger(options.batch, 'batch', 'timeSteps');
@@ -124,7 +124,7 @@ export async function timeSteps(step: () => unknown, options: TimeStepsOptions):
  * ```ts
  * const t = await timeSteps(forwardStep(model, x).run, { batch: x.shape[0], steps: 5 });
  * ```
- * @category Backends
+ * @category Diagnostics
  */
 export function forwardStep(model: tfl.LayersModel, x: tf.Tensor): ModelStep {
   return {
@@ -149,7 +149,7 @@ export function forwardStep(model: tfl.LayersModel, x: tf.Tensor): ModelStep {
  * await train.run(); // one update of the model's weights
  * train.dispose();
  * ```
- * @category Backends
+ * @category Diagnostics
  */
 export function trainingStep(
   model: tfl.LayersModel,
@@ -194,7 +194,7 @@ export function trainingStep(
  * for (const k of p.top) console.log(k.name, k.n, k.ms.toFixed(1));
  * train.dispose();
  * ```
- * @category Backends
+ * @category Diagnostics
  */
 export async function profileKernels(step: () => unknown, top = 15): Promise<KernelProfile> {
   const info = await tf.profile(async () => {
