@@ -186,7 +186,7 @@ const cases: Case[] = [
     names: () => '--init',
   },
   {
-    name: '--init a model whose classes are not the data\'s',
+    name: "--init a model whose classes are not the data's",
     args: () => train('--init', 'fer2013'),
     says: /--init: "fer2013" predicts 7 classes \(angry, .*\) but --data has 1 \(dark\); give it a new classifier with replaceClassifier\(\)/,
     names: () => '--init',
