@@ -126,14 +126,7 @@ describe('fer-cbam train', () => {
     expect(first.status, first.err).toBe(0);
     const start = await tfl.loadLayersModel(`file://${join(base, 'last', 'model.json')}`);
     // A constant, vanishing learning rate: what comes out is what went in, if it started from --init.
-    const tune = await cli(
-      'train',
-      '--data',
-      at('train'),
-      '--out',
-      at('tuned'),
-      '--init',
-      join(base, 'last'),
+    const still = [
       '--epochs',
       '1',
       '--batch-size',
@@ -144,6 +137,16 @@ describe('fer-cbam train', () => {
       'constant',
       '--lr',
       '1e-12',
+    ];
+    const tune = await cli(
+      'train',
+      '--data',
+      at('train'),
+      '--out',
+      at('tuned'),
+      '--init',
+      join(base, 'last'),
+      ...still,
     );
     expect(tune.status, tune.err).toBe(0);
     expect(tune.err).toMatch(/\(from .*base\/last\)/);
@@ -166,16 +169,7 @@ describe('fer-cbam train', () => {
       'resnet10w4-cbam',
       '--seed',
       '7',
-      '--epochs',
-      '1',
-      '--batch-size',
-      '4',
-      '--crop',
-      '40',
-      '--schedule',
-      'constant',
-      '--lr',
-      '1e-12',
+      ...still,
     );
     expect(fresh.status, fresh.err).toBe(0);
     const other = kernel(await tfl.loadLayersModel(`file://${join(at('fresh'), 'last', 'model.json')}`));
