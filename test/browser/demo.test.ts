@@ -4,13 +4,12 @@
  * attention heatmaps the page shows equal the library's Node (cpu backend) result for the same pixels.
  * Needs Debian's `chromium` (/usr/bin/chromium, or $CHROMIUM_PATH); skipped without it.
  */
-import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { centreCrop } from '../../examples/browser/preprocess';
@@ -26,23 +25,13 @@ import {
   predictProbabilities,
 } from '../../src/models/index';
 import { overlayHeatmap } from '../../src/visualize/colormap';
+import { CHROMIUM, HAVE_CHROMIUM, launchChromium } from './chromium';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
 if (!HAVE_CHROMIUM) {
   console.warn(
     `test/browser: SKIPPED, no Chromium at ${CHROMIUM} (install it with \`apt-get install -y chromium\`, or set CHROMIUM_PATH).`,
   );
 }
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const REPO = resolve(import.meta.dirname, '../..');
 const SCREENSHOT_DIR = join(REPO, 'test-results');
 const FACE_SIZE = 48;
@@ -238,12 +227,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser demo in headless Chromium', () => {
       .toBuffer();
     const { serveStatic } = await import('./static_server');
     server = await serveStatic(dist());
-    context = await chromium.launchPersistentContext(join(tmp, 'profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: FLAGS,
-      viewport: { width: 1100, height: 820 },
-    });
+    context = await launchChromium(join(tmp, 'profile'), { width: 1100, height: 820 });
   });
 
   afterAll(async () => {

@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveDemoModel } from '../../scripts/make-demo-model';
@@ -19,21 +19,12 @@ import { classifyFaceCrops, findFaceCrops } from '../../src/faces/recognize';
 import '../../src/io/index';
 import { ckSamples } from '../faces/calibration';
 import { HAS_DETECTOR, iou, sharedDetector } from '../faces/helpers';
+import { HAVE_CHROMIUM, launchChromium } from './chromium';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const REPO = resolve(import.meta.dirname, '../..');
 const PRETRAINED = join(REPO, 'models/fer2013/model.json');
 const ck = HAS_DETECTOR ? await ckSamples(8) : [];
-const READY = existsSync(CHROMIUM) && HAS_DETECTOR && ck.length > 0;
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+const READY = HAVE_CHROMIUM && HAS_DETECTOR && ck.length > 0;
 const WIDTH = 640;
 const HEIGHT = 400;
 const PLACED = [
@@ -188,12 +179,7 @@ describe.skipIf(!READY)('demo page face mode in headless Chromium', () => {
   });
 
   it('an uploaded photo: every face boxed, labelled and listed, as in Node', async () => {
-    context = await chromium.launchPersistentContext(join(tmp, 'profile-photo'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: FLAGS,
-      viewport: { width: 1100, height: 900 },
-    });
+    context = await launchChromium(join(tmp, 'profile-photo'), { width: 1100, height: 900 });
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
@@ -244,17 +230,11 @@ describe.skipIf(!READY)('demo page face mode in headless Chromium', () => {
   it('the fake camera (a y4m of the photo): live boxes, labels and fps', async () => {
     const video = join(tmp, 'group.y4m');
     await writeFile(video, y4m(photo.rgb, WIDTH, HEIGHT));
-    context = await chromium.launchPersistentContext(join(tmp, 'profile-camera'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        ...FLAGS,
-        '--use-fake-device-for-media-stream',
-        '--use-fake-ui-for-media-stream',
-        `--use-file-for-fake-video-capture=${video}`,
-      ],
-      viewport: { width: 1100, height: 900 },
-    });
+    context = await launchChromium(join(tmp, 'profile-camera'), { width: 1100, height: 900 }, [
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+      `--use-file-for-fake-video-capture=${video}`,
+    ]);
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));

@@ -3,34 +3,15 @@
  * in-process (`runCli`, what `fer-cbam` runs), and must exit non-zero with exactly one line on stderr
  * that names the argument or file, with no stack trace (unless `--verbose`).
  */
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  truncateSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { brightnessModel, cli, saveModel, squareFace } from './helpers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BRIGHTNESS_PREPROCESSING, brightnessModel, cli, saveModel, squareFace, testFolder } from './helpers';
 
-const root = mkdtempSync(join(tmpdir(), 'fer-cbam cli ünï 😀 '));
-afterAll(async () => {
-  rmSync(root, { recursive: true, force: true });
-  await tf.setBackend('cpu');
-});
-const at = (...parts: string[]) => join(root, ...parts);
-const PRE = {
-  imageSize: 16,
-  cropSize: 16,
-  normalization: { mean: 0, std: 1 },
-  classNames: ['dark', 'bright'],
-};
+const { at } = testFolder('fer-cbam cli ünï 😀 ');
+const PRE = BRIGHTNESS_PREPROCESSING;
 
 let model = '';
 beforeAll(async () => {

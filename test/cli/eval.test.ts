@@ -3,28 +3,16 @@
  * labels matched by name, the model's own image size, explicit class maps, FER+ votes, and where
  * the preprocessing comes from.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { detectDatasetKind } from '../../src/cli/common';
 import { FERPLUS_CLASSES } from '../../src/data/ferplus';
-import { brightnessModel, cli, saveModel, squareFace } from './helpers';
+import { BRIGHTNESS_PREPROCESSING, brightnessModel, cli, saveModel, squareFace, testFolder } from './helpers';
 
-const root = mkdtempSync(join(tmpdir(), 'fer-cbam-eval-'));
-afterAll(async () => {
-  rmSync(root, { recursive: true, force: true });
-  await tf.setBackend('cpu');
-});
-const at = (...parts: string[]) => join(root, ...parts);
-// Output order dark, bright: NOT the alphabetical order a folder gets (bright, dark).
-const PRE = {
-  imageSize: 16,
-  cropSize: 16,
-  normalization: { mean: 0, std: 1 },
-  classNames: ['dark', 'bright'],
-};
+const { at } = testFolder('fer-cbam-eval-');
+const PRE = BRIGHTNESS_PREPROCESSING;
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

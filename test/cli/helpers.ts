@@ -1,11 +1,37 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import sharp from 'sharp';
+import { afterAll } from 'vitest';
 import '../../src/io/index';
 import { runCli } from '../../src/cli/program';
 import { type Preprocessing, setPreprocessing } from '../../src/models/preprocessing';
+
+/**
+ * A temporary folder for one test file (`prefix` in its name), removed after the file's tests, which
+ * also put the cpu backend back. Returns the folder and a `join` below it.
+ */
+export function testFolder(prefix: string): { root: string; at: (...parts: string[]) => string } {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  afterAll(async () => {
+    rmSync(root, { recursive: true, force: true });
+    await tf.setBackend('cpu');
+  });
+  return { root, at: (...parts) => join(root, ...parts) };
+}
+
+/**
+ * The preprocessing of {@link brightnessModel}'s test models: 16x16 in, identity normalisation, and
+ * output order dark, bright (NOT the alphabetical order a folder gets: bright, dark).
+ */
+export const BRIGHTNESS_PREPROCESSING: Preprocessing = {
+  imageSize: 16,
+  cropSize: 16,
+  normalization: { mean: 0, std: 1 },
+  classNames: ['dark', 'bright'],
+};
 
 /** Runs the CLI in-process; returns the exit status, the stderr text and the stdout text. */
 export async function cli(...args: string[]): Promise<{ status: number; err: string; out: string }> {
