@@ -41,6 +41,12 @@ interface Measured {
   };
   log?: { epoch: number; seconds?: number; valAccuracy?: number; imagesPerSec?: number }[];
   facesPerSecondWasmNode: { batch1: number; batch32: number };
+  facesPerSecondChromium?: {
+    browser: string;
+    backend: string;
+    facesPerSecBatch1: number;
+    facesPerSecBatch32: number;
+  };
 }
 
 const DATA_NAMES: Record<string, string> = {
@@ -117,8 +123,10 @@ for (const card of PRETRAINED_MODELS) {
   s.push(
     `- **Size**: ${m.weightBytes.toLocaleString('en-US')} bytes of float16 weights.${m.float16MaxLogitDifference === undefined ? '' : ` Float16 storage changes logits by at most ${m.float16MaxLogitDifference.toExponential(1)} on random inputs.`}`,
   );
+  const node = m.facesPerSecondWasmNode;
+  const chromium = m.facesPerSecondChromium;
   s.push(
-    '- **Speed**: see the side-by-side table at the top (the three models are the same network; `bench/expressions.ts`).',
+    `- **Speed** (classification of prepared crops; the machine was shared with a training run, so these are lower bounds): in Node on wasm ${node.batch1.toFixed(0)} faces/s at batch 1 and ${node.batch32.toFixed(0)} at batch 32 (\`scripts/pack-pretrained.ts\`)${chromium ? `; in headless ${chromium.browser} on ${chromium.backend} (one thread: the page is not cross-origin isolated) ${chromium.facesPerSecBatch1.toFixed(0)} at batch 1 and ${chromium.facesPerSecBatch32.toFixed(0)} at batch 32 (\`npx tsx bench/browser_expressions.ts --json docs/models/${card.name}.json\`)` : ''}. Side by side with face-api: the table at the top.`,
   );
   if (m.publicTest) {
     const p = m.publicTest;

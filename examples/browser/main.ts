@@ -11,14 +11,18 @@
  * - `?model=URL` a `model.json` to load (default: the pretrained `pretrained/fer2013/model.json`,
  *   which vite.config.ts serves from the repository's `models/fer2013/`; when it is absent, the
  *   untrained `model/model.json` next to the page, with a note). A model
- *   without stored preprocessing may have a `training.json` beside it (as `train` writes into
- *   `best/`); otherwise pixels / 255, a centre crop to the input size and the FER2013 classes are used.
+ *   without stored preprocessing may have a `training.json` beside it (as older versions of `train`
+ *   wrote into `best/`), or be given its normalisation with `?mean=&std=`; otherwise the page says so
+ *   and stops: it never guesses a normalisation.
  * - `?detector=URL` BlazeFace's `blazeface.json` (default: `detector/blazeface.json`, served from the
  *   dev dependency `@vladmandic/human`). Photos larger than a face crop and camera frames go through
  *   face detection: every face gets a box, a label and its probabilities (`findFaceCrops`); without
  *   a detector the page falls back to the centre square.
  * - `?backend=webgpu|webgl|wasm|cpu` forces a backend (default: the first of these that works).
  * - `?mean=M&std=S` overrides the normalisation `(x / 255 - M) / S`.
+ * - `?bench=1` times the model on the chosen backend once it is ready (faces/s at batch 1 and 32,
+ *   classification only, prepared crops) and puts the result in `#result`'s `data-bench` as JSON;
+ *   `bench/browser_expressions.ts` reads it for the model cards.
  *
  * In your own app, import from `fer-cbam` instead of the source path below.
  */
@@ -234,16 +238,24 @@ async function loadModel(): Promise<ModelInfo> {
   if (!preprocessing) {
     const units = model.outputs[0]!.shape.at(-1);
     const fromFile = await readTrainingJson(url);
-    source = fromFile ? 'training.json' : 'defaults';
+    const given = params.get('mean') !== null && params.get('std') !== null;
+    const classNames =
+      fromFile?.classNames ?? (units === FER2013_CLASSES.length ? [...FER2013_CLASSES] : undefined);
+    // Never a guessed normalisation: a model that stores none needs a training.json or ?mean=&std=.
+    if ((!fromFile?.normalization && !given) || !classNames) {
+      throw new Error(
+        `${url} stores no preprocessing${fromFile ? ' and its training.json is incomplete' : ' and has no training.json beside it'}: ` +
+          (classNames
+            ? 'open the page with ?mean=M&std=S (its normalisation), or save the model with setPreprocessing().'
+            : `it has ${units} outputs (not FER2013's 7), so its class names are unknown: save it with setPreprocessing().`),
+      );
+    }
+    source = fromFile?.normalization ? 'training.json' : 'URL';
     preprocessing = {
       imageSize: Math.max(48, height),
       cropSize: height,
-      normalization: fromFile?.normalization ?? { mean: 0, std: 1 },
-      classNames:
-        fromFile?.classNames ??
-        (units === FER2013_CLASSES.length
-          ? [...FER2013_CLASSES]
-          : Array.from({ length: units ?? 0 }, (_, i) => `class ${i}`)),
+      normalization: fromFile?.normalization ?? { mean: 0, std: 1 }, // replaced by ?mean=&std= below
+      classNames,
     };
   }
   const mean = params.get('mean');
@@ -256,7 +268,7 @@ async function loadModel(): Promise<ModelInfo> {
         std: std !== null ? Number(std) : preprocessing.normalization.std,
       },
     };
-    source += ' + URL';
+    if (source !== 'URL') source += ' + URL';
   }
   if (preprocessing.cropSize !== height || preprocessing.imageSize < height) {
     throw new Error(
@@ -427,6 +439,33 @@ function warmUp(info: ModelInfo): void {
   y.dataSync();
   tf.dispose([y, ...captureAttentionMaps(info.model, x).map((e) => e.maps)]);
   x.dispose();
+}
+
+/**
+ * Faces per second of `predictProbabilities` at batch 1 and 32 on random prepared crops: three
+ * warm-up calls, then timed calls until two seconds have passed (the result downloaded each time).
+ */
+async function benchmark(info: ModelInfo): Promise<Record<string, number>> {
+  const { cropSize } = info.preprocessing;
+  const out: Record<string, number> = {};
+  for (const batch of [1, 32]) {
+    const x = tf.randomNormal<tf.Rank.R4>([batch, cropSize, cropSize, 1], 0, 1, 'float32', 1);
+    const once = async () => {
+      const y = predictProbabilities(info.model, x);
+      await y.data();
+      y.dispose();
+    };
+    for (let i = 0; i < 3; i++) await once();
+    let calls = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < 2000) {
+      await once();
+      calls++;
+    }
+    out[`facesPerSecBatch${batch}`] = (1000 * calls * batch) / (performance.now() - t0);
+    x.dispose();
+  }
+  return out;
 }
 
 async function run(info: ModelInfo, backend: string, grab: () => Uint8Array): Promise<void> {
@@ -768,6 +807,10 @@ async function main(): Promise<void> {
   setUpCamera(info, backend, det);
   setStatus(`Warming up ${backend}…`, 'loading');
   warmUp(info);
+  if (params.get('bench')) {
+    setStatus(`Timing the model on ${backend}…`, 'loading');
+    resultEl.dataset.bench = JSON.stringify({ backend, ...(await benchmark(info)) });
+  }
   setStatus(`Ready on ${backend}: upload a photo or start the camera.`, 'ready');
   resultEl.dataset.state = 'ready';
 }

@@ -210,6 +210,7 @@ describe.skipIf(!HAVE_CHROMIUM)('browser demo in headless Chromium', () => {
     for (const [dir, meta] of [
       ['other', { ferCbam: otherPreprocessing }],
       ['plain', undefined],
+      ['bare', undefined],
     ] as const) {
       await cp(join(tmp, 'public', 'model'), join(dist(), dir), { recursive: true });
       await writeFile(
@@ -305,6 +306,25 @@ describe.skipIf(!HAVE_CHROMIUM)('browser demo in headless Chromium', () => {
     const pre = { ...DEMO_PREPROCESSING, normalization: plainNormalization };
     expect(json.preprocessing).toEqual(pre);
     expectProbabilitiesMatch(json, rows, (await nodeResult(modelJson, face, pre)).probabilities);
+  });
+
+  it('refuses a model with no preprocessing and no training.json unless ?mean=&std= give it', async () => {
+    const page = await context.newPage();
+    await page.goto(`${server.url}?backend=cpu&model=bare/model.json`);
+    await page.waitForSelector('#result[data-state="error"]', { state: 'attached' });
+    expect(await page.textContent('#status')).toMatch(
+      /bare\/model\.json stores no preprocessing and has no training\.json beside it: open the page with \?mean=M&std=S/,
+    );
+    const { json, errors } = await runPage(
+      page,
+      server.url,
+      '?backend=cpu&model=bare/model.json&mean=0.5&std=0.2',
+      png,
+    );
+    await page.close();
+    expect(errors).toEqual([]);
+    expect(json.preprocessingSource).toBe('URL');
+    expect(json.preprocessing.normalization).toEqual({ mean: 0.5, std: 0.2 });
   });
 
   it('reports an unknown ?backend= on the page', async () => {
