@@ -25,6 +25,15 @@ export default defineConfig([
     external: [/^@tensorflow\//, 'webgpu', 'sharp', /^node:/],
   },
   {
+    // train()'s gradient worker (a worker_thread entry; ES module only: it awaits at top level).
+    entry: { train_worker: 'src/train/gradient_worker.ts' },
+    format: ['esm'],
+    sourcemap: true,
+    target: 'node20',
+    platform: 'node',
+    external: [/^@tensorflow\//, 'webgpu', 'sharp'],
+  },
+  {
     entry: { cli: 'src/cli/main.ts' },
     format: ['esm'],
     sourcemap: true,

@@ -308,18 +308,25 @@ async function main(): Promise<void> {
   if (args.loop !== 'off' && modes.includes('train')) {
     for (const m of models) {
       for (const batch of batches) {
-        for (const threads of threadCounts) {
+        // Each thread count with one process, and (wasm) one thread per process with train()'s
+        // data-parallel gradient workers making up the other threads.
+        const variants = threadCounts.map((threads) => ({ threads, workers: 0 }));
+        const most = Math.max(...threadCounts);
+        if (threadCounts.includes(1) && most > 1) variants.push({ threads: 1, workers: most - 1 });
+        for (const { threads, workers } of variants) {
           for (const backend of backends) {
+            if (workers > 0 && backend !== 'wasm') continue;
             const r = await workerFor(backend, threads).request({
               op: 'loop',
               model: m.name,
               batch,
               batches: positiveInt(String(args['loop-batches']), 'loop-batches'),
               data: dataPath,
+              workers,
             });
-            loopRows.push({ backend, model: m.name, batch, threads, ...r });
+            loopRows.push({ backend, model: m.name, batch, threads, workers, ...r });
             log(
-              `  train() loop ${m.name} batch ${batch} ${threads}t: ${fixed(r.loopImgPerSec as number)} img/s vs bare step ${fixed(r.stepImgPerSec as number)} img/s (${String(r.source)})`,
+              `  train() loop ${m.name} batch ${batch} ${threads}t${workers ? ` + ${workers} gradient worker(s)` : ''}: ${fixed(r.loopImgPerSec as number)} img/s vs bare step ${fixed(r.stepImgPerSec as number)} img/s (${String(r.source)})`,
             );
           }
         }
@@ -466,6 +473,7 @@ async function main(): Promise<void> {
         'model',
         'batch',
         'threads',
+        'workers',
         'data',
         'train() img/s',
         'bare step img/s',
@@ -478,6 +486,7 @@ async function main(): Promise<void> {
         String(r.model),
         String(r.batch),
         String(r.threads),
+        String(r.workers),
         String(r.source),
         fixed(r.loopImgPerSec as number),
         fixed(r.stepImgPerSec as number),
@@ -486,6 +495,32 @@ async function main(): Promise<void> {
         fixed(r.stepCpuMsPerStep as number, 0),
       ]),
     );
+  }
+  if (loopRows.length > 0) {
+    // train()'s scaling over its one-thread, one-process throughput, per network and batch.
+    const base = (r: Record<string, unknown>) =>
+      loopRows.find(
+        (x) =>
+          x.backend === r.backend &&
+          x.model === r.model &&
+          x.batch === r.batch &&
+          x.threads === 1 &&
+          x.workers === 0,
+      );
+    const scaled = loopRows.filter((r) => base(r) && !(r.threads === 1 && r.workers === 0));
+    if (scaled.length > 0) {
+      console.log('\ntrain() scaling (wall img/s over one thread in one process):\n');
+      table(
+        ['backend', 'model', 'batch', 'how', 'scaling'],
+        scaled.map((r) => [
+          String(r.backend),
+          String(r.model),
+          String(r.batch),
+          r.workers ? `1 wasm thread + ${r.workers} gradient worker(s)` : `${r.threads} wasm threads`,
+          `${((r.loopImgPerSec as number) / (base(r)!.loopImgPerSec as number)).toFixed(2)}x`,
+        ]),
+      );
+    }
   }
   if (loader) console.log(`\nloadFer2013: ${JSON.stringify(loader)}`);
   if (args.json) {

@@ -9,11 +9,12 @@
  * - `{ op: 'step', model, batch, mode: 'train' | 'forward', steps, warmup }`: a bare step
  *   (src/diagnostics: `trainingStep` is tf.variableGrads + fer-cbam's SGD, `forwardStep` a predict);
  *   answers `{ imgPerSec, msPerStep, cpuMsPerStep }` (CPU time of this whole process).
- * - `{ op: 'loop', model, batch, batches, data }`: fer-cbam's whole `train()` loop (batching, random
+ * - `{ op: 'loop', model, batch, batches, data, workers }`: fer-cbam's whole `train()` loop (batching, random
  *   crops and flips, normalisation, loss, metrics, callbacks) for one epoch of `batch * batches`
  *   FER2013 Training images (synthetic faces when `data` is absent), timed from the end of the first
  *   batch to the end of the last one (steady state, without set-up), and the bare training step on the
- *   same network and batch right after, in the same process.
+ *   same network and batch right after, in the same process. `workers` is `train()`'s data-parallel
+ *   gradient workers (each a worker_thread with one wasm thread).
  * - `{ op: 'profile', model, batch }`: the slowest kernels of one training step.
  * Models are built once per name (through the preset registry) and reused by later requests.
  */
@@ -47,6 +48,8 @@ export interface StepRequest {
   warmup?: number;
   batches?: number;
   data?: string;
+  /** `train()`'s data-parallel gradient workers (op 'loop'). */
+  workers?: number;
 }
 
 const threads = args.threads === undefined ? 'auto' : Number(args.threads);
@@ -124,6 +127,7 @@ async function trainLoop(r: StepRequest): Promise<Record<string, number | string
       epochs: 1,
       batchSize: r.batch,
       schedule: 'constant',
+      workers: r.workers ?? 0,
       cropSize: 44,
       callbacks: {
         onBatchEnd: () => {

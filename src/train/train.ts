@@ -24,8 +24,10 @@ import {
   type TrainingState,
   trainDataFingerprint,
 } from './checkpoint';
+import type { GradientWorkers } from './data_parallel';
 import { predictDataset } from './evaluate';
-import { type OutputKind, softmaxCrossEntropy } from './loss';
+import { batchGradients } from './gradients';
+import type { OutputKind } from './loss';
 import { ProgressMeter } from './progress';
 import { learningRateAt } from './schedules';
 import { clipByGlobalNorm, SGD } from './sgd';
@@ -155,6 +157,8 @@ interface Loop {
   meter: ProgressMeter;
   /** Directory of the last checkpoint written. */
   lastCheckpoint?: string;
+  /** The data-parallel gradient workers (`workers > 0`). */
+  workers?: GradientWorkers;
 }
 
 /** The run, with the directory locked: restore or start the state, then the epochs. */
@@ -197,6 +201,10 @@ async function trainLocked(
 
   let stopped = false;
   try {
+    if (o.workers > 0) {
+      const { GradientWorkers } = await import('./data_parallel');
+      loop.workers = await GradientWorkers.start(model, o.workers, o.outputs);
+    }
     while (st.epoch < o.epochs) {
       const epoch = st.epoch;
       if (st.batch === 0) await hooks.call('onEpochBegin', epoch);
@@ -234,6 +242,7 @@ async function trainLocked(
     }
   } finally {
     sgd.dispose();
+    await loop.workers?.dispose();
   }
   await hooks.call('onTrainEnd', stopped);
   return {
@@ -298,11 +307,30 @@ async function trainEpoch(
     const stepStart = performance.now();
     lr = learningRateAt(o.schedule, { epoch, step: batchIndex, stepsPerEpoch, epochs: o.epochs });
     const size = batch.xs.shape[0];
-    const run = () =>
-      trainStep(model, loop.variables, loop.sgd, batch.xs, batch.ys, lr, o.outputs, o.clipNorm);
-    const { loss, correct } = o.deterministic
-      ? withSeededRandom(deriveSeed(o.seed, epoch, batchIndex, 0x5eed), run)
-      : run();
+    let loss: tf.Scalar;
+    let correct: tf.Scalar;
+    if (loop.workers) {
+      // One seed per part of the batch: part 0 (this thread) has the single-thread run's seed.
+      const seeds = Array.from({ length: loop.workers.count + 1 }, (_, k) =>
+        o.deterministic ? deriveSeed(o.seed, epoch, batchIndex, 0x5eed + k) : null,
+      );
+      const g = await loop.workers.batchGradients(
+        model,
+        loop.variables,
+        batch.xs,
+        batch.ys,
+        o.outputs,
+        seeds,
+      );
+      applyStep(loop.variables, loop.sgd, g.grads, lr, o.clipNorm);
+      ({ loss, correct } = g);
+    } else {
+      const run = () =>
+        trainStep(model, loop.variables, loop.sgd, batch.xs, batch.ys, lr, o.outputs, o.clipNorm);
+      ({ loss, correct } = o.deterministic
+        ? withSeededRandom(deriveSeed(o.seed, epoch, batchIndex, 0x5eed), run)
+        : run());
+    }
     batch.xs.dispose();
     batch.ys.dispose();
     const [lossValue, correctValue] = await Promise.all([loss.data(), correct.data()]);
@@ -518,24 +546,25 @@ function trainStep(
   outputs: OutputKind,
   clipNorm: number | undefined,
 ): { loss: tf.Scalar; correct: tf.Scalar } {
-  let correct: tf.Scalar | null = null;
-  const { value, grads } = tf.variableGrads(() => {
-    const out = model.apply(xs, { training: true }) as tf.Tensor;
-    correct = tf.keep(
-      tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), tf.argMax(ys, -1)), 'float32')) as tf.Scalar,
-    );
-    let loss = softmaxCrossEntropy(ys, out, outputs);
-    const regularization = model.calculateLosses();
-    if (regularization.length > 0) loss = tf.add(loss, tf.addN(regularization)) as tf.Scalar;
-    return loss;
-  }, variables);
+  const { loss, correct, grads } = batchGradients(model, variables, xs, ys, outputs);
+  applyStep(variables, sgd, grads, lr, clipNorm);
+  return { loss, correct };
+}
+
+/** Clips (when asked) and applies `grads` (one per variable, disposed here) with `sgd`. */
+function applyStep(
+  variables: tf.Variable[],
+  sgd: SGD,
+  grads: tf.Tensor[],
+  lr: number,
+  clipNorm: number | undefined,
+): void {
   tf.tidy(() => {
-    let list = variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
+    let list = grads;
     if (clipNorm !== undefined) list = clipByGlobalNorm(list, clipNorm).gradients;
     sgd.applyGradients(variables, list, lr);
   });
-  for (const g of Object.values(grads)) g.dispose();
-  return { loss: value, correct: correct! };
+  tf.dispose(grads);
 }
 
 /** Resolves on the next turn of the event loop (a macrotask), so pending timers and signals run. */

@@ -50,6 +50,16 @@ export interface TrainOptions {
   nesterov?: boolean;
   /** Clip gradients to this global L2 norm. Defaults to none. */
   clipNorm?: number;
+  /**
+   * Data-parallel gradient workers (Node only): each batch is split into `workers + 1` parts, one
+   * computed on this thread and one on each worker (a `worker_thread` with its own tfjs backend and one
+   * wasm thread); their gradients are averaged into one SGD step. On a CPU with N cores, `workers: N - 1`
+   * with the wasm backend at one thread scales where wasm's own threads do not. BatchNorm then
+   * normalises each part with its own statistics (as PyTorch's DistributedDataParallel does without
+   * SyncBatchNorm), so a run is reproducible for a given `workers`, and exact resume needs the same
+   * value. Defaults to `0` (every step on this thread).
+   */
+  workers?: number;
   /** Side of the square crops fed to the model. Defaults to the model's input height. */
   cropSize?: number;
   /**
@@ -135,6 +145,7 @@ export interface ResolvedTrainOptions {
   validationTenCrop: boolean;
   monitor: 'valAccuracy' | 'valLoss';
   clipNorm: number | undefined;
+  workers: number;
   validationBatchSize: number;
   checkpointDir: string | undefined;
   callbacks: TrainCallbacks[];
@@ -196,6 +207,10 @@ export function resolveTrainOptions(
     !(typeof clipNorm === 'number' && Number.isFinite(clipNorm) && clipNorm > 0)
   ) {
     throw new RangeError(expected(WHERE, 'clipNorm', 'a positive number', clipNorm));
+  }
+  const workers = checkNonNegativeInteger(options.workers ?? 0, 'workers', WHERE);
+  if (workers > 0 && !(typeof process !== 'undefined' && process.versions?.node)) {
+    throw new RangeError(`${WHERE}: \`workers\` needs Node.js (worker_threads); leave it at 0 in browsers.`);
   }
   const validationBatchSize = checkPositiveInteger(
     options.validationBatchSize ?? batchSize,
@@ -282,6 +297,7 @@ export function resolveTrainOptions(
     validationTenCrop,
     monitor,
     clipNorm,
+    workers,
     validationBatchSize,
     checkpointDir,
     callbacks,

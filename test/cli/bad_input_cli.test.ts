@@ -185,6 +185,12 @@ const cases: Case[] = [
     names: () => '--threads',
   },
   {
+    name: '--workers -1',
+    args: () => train('--workers', '-1'),
+    says: /--workers: expected a non-negative integer, but got "-1"/,
+    names: () => '--workers',
+  },
+  {
     name: '--limit 0',
     args: () => train('--limit', '0'),
     says: /positive integer, but got "0"/,

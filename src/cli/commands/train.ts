@@ -159,6 +159,12 @@ export function registerTrain(program: Command): void {
       'use only the first N training and the first N validation images (quick runs on a subset)',
       intOption('--limit'),
     )
+    .option(
+      '--workers <n>',
+      'data-parallel gradient workers (worker_threads, one wasm thread each): on N cores, --threads 1 --workers N-1',
+      nonNegativeIntOption('--workers'),
+      0,
+    )
     .option('--balanced', 'class-balanced sampling', false)
     .option('--ten-crop-validation', 'validate with ten-crop averaging (slower)', false)
     .option('--resume', 'continue from the last checkpoint in --out', false)
@@ -289,6 +295,7 @@ export function registerTrain(program: Command): void {
           cropSize: opts.crop,
           normalization,
           balanced: opts.balanced,
+          workers: opts.workers,
           validationTenCrop: opts.tenCropValidation,
           checkpointDir: out,
           resume: opts.resume,
