@@ -48,6 +48,7 @@ const { values: args } = parseArgs({
     lr: { type: 'string', default: '0.05' },
     backend: { type: 'string', default: 'auto' },
     threads: { type: 'string' },
+    workers: { type: 'string', default: '0' },
     seed: { type: 'string', default: '0' },
     'max-folds': { type: 'string' },
     save: { type: 'string' },
@@ -97,6 +98,7 @@ async function trainRecipe(trainSet: FaceDataset, seed: number) {
       cropSize: 44,
       normalization,
       seed,
+      workers: Number(args.workers),
     },
   );
   return { model, normalization };

@@ -7,7 +7,8 @@
  *
  * `--init` is a pretrained name (`fer2013`) or a saved model directory; its classifier is replaced
  * by an 8-way one (`replaceClassifier`) and the whole network is trained with a one-cycle schedule.
- * Images keep the base model's normalisation. In your project import from 'fer-cbam'.
+ * Images keep the base model's normalisation. On a 2-core machine `--threads 1 --workers 1` uses both
+ * cores (`train`'s gradient workers). In your project import from 'fer-cbam'.
  */
 import { parseArgs } from 'node:util';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -37,6 +38,7 @@ const { values: args } = parseArgs({
     lr: { type: 'string', default: '0.02' },
     backend: { type: 'string', default: 'auto' },
     threads: { type: 'string' },
+    workers: { type: 'string', default: '0' },
     out: { type: 'string', default: 'runs/ferplus' },
     seed: { type: 'string', default: '1' },
     resume: { type: 'boolean', default: false },
@@ -73,6 +75,7 @@ const result = await train(
     cropSize: basePre.cropSize,
     normalization: basePre.normalization,
     checkpointDir: args.out,
+    workers: Number(args.workers),
     resume: args.resume,
     overwrite: !args.resume,
     callbacks: {
