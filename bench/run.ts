@@ -333,6 +333,30 @@ async function main(): Promise<void> {
       }
     }
   }
+  // evaluate() (the forward pass over a dataset) the same three ways.
+  const evalRows: Record<string, unknown>[] = [];
+  if (args.loop !== 'off' && modes.includes('forward')) {
+    const most = Math.max(...threadCounts);
+    const variants = threadCounts.map((threads) => ({ threads, workers: 0 }));
+    if (threadCounts.includes(1) && most > 1) variants.push({ threads: 1, workers: most - 1 });
+    for (const m of models) {
+      for (const batch of batches) {
+        for (const { threads, workers } of variants) {
+          const r = await workerFor('wasm', threads).request({
+            op: 'evaluate',
+            model: m.name,
+            batch,
+            data: dataPath,
+            workers,
+          });
+          evalRows.push({ model: m.name, batch, threads, workers, ...r });
+          log(
+            `  evaluate() ${m.name} batch ${batch} ${threads}t${workers ? ` + ${workers} worker(s)` : ''}: ${fixed(r.evalImgPerSec as number)} img/s`,
+          );
+        }
+      }
+    }
+  }
   if (args.profile) {
     for (const m of models) {
       const t = Math.max(...threadCounts);
@@ -522,12 +546,27 @@ async function main(): Promise<void> {
       );
     }
   }
+  if (evalRows.length > 0) {
+    console.log('\nevaluate() (centre crops, 2,048 images, worker start-up included), wasm:\n');
+    const base = (r: Record<string, unknown>) =>
+      evalRows.find((x) => x.model === r.model && x.batch === r.batch && x.threads === 1 && x.workers === 0);
+    table(
+      ['model', 'batch', 'how', 'img/s', 'scaling'],
+      evalRows.map((r) => [
+        String(r.model),
+        String(r.batch),
+        r.workers ? `1 wasm thread + ${r.workers} worker(s)` : `${r.threads} wasm thread(s)`,
+        fixed(r.evalImgPerSec as number),
+        base(r) ? `${((r.evalImgPerSec as number) / (base(r)!.evalImgPerSec as number)).toFixed(2)}x` : '',
+      ]),
+    );
+  }
   if (loader) console.log(`\nloadFer2013: ${JSON.stringify(loader)}`);
   if (args.json) {
     mkdirSync(path.dirname(path.resolve(args.json)), { recursive: true });
     writeFileSync(
       args.json,
-      `${JSON.stringify({ date: new Date().toISOString(), cores: os.cpus().length, torch: torchInfo?.torch ?? null, rows, summary, loop: loopRows, loader }, null, 2)}\n`,
+      `${JSON.stringify({ date: new Date().toISOString(), cores: os.cpus().length, torch: torchInfo?.torch ?? null, rows, summary, loop: loopRows, evaluate: evalRows, loader }, null, 2)}\n`,
     );
     log(`bench: wrote ${rows.length} measurements to ${args.json}`);
   }

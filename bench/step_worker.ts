@@ -15,6 +15,9 @@
  *   batch to the end of the last one (steady state, without set-up), and the bare training step on the
  *   same network and batch right after, in the same process. `workers` is `train()`'s data-parallel
  *   gradient workers (each a worker_thread with one wasm thread).
+ * - `{ op: 'evaluate', model, batch, data, workers }`: `evaluate()` (centre crops) over 2,048
+ *   images with `workers` worker threads (after a warm-up that starts them), as
+ *   images per second including the workers' start-up.
  * - `{ op: 'profile', model, batch }`: the slowest kernels of one training step.
  * Models are built once per name (through the preset registry) and reused by later requests.
  */
@@ -33,14 +36,14 @@ import {
 } from '../src/data';
 import { forwardStep, profileKernels, timeSteps, trainingStep } from '../src/diagnostics';
 import { createModel } from '../src/models';
-import { train } from '../src/train';
+import { evaluate, train } from '../src/train';
 
 const { values: args } = parseArgs({
   options: { backend: { type: 'string', default: 'wasm' }, threads: { type: 'string' } },
 });
 
 export interface StepRequest {
-  op: 'step' | 'loop' | 'profile';
+  op: 'step' | 'loop' | 'evaluate' | 'profile';
   model: string;
   batch: number;
   mode?: 'train' | 'forward';
@@ -155,8 +158,20 @@ async function trainLoop(r: StepRequest): Promise<Record<string, number | string
   };
 }
 
+/** `evaluate()` (single centre crop) over `batch * batches` images, with `workers` gradient workers. */
+async function evaluateLoop(r: StepRequest): Promise<Record<string, number | string>> {
+  // Enough images that starting the workers (part of every evaluate() call) is a small share.
+  const { ds, source } = await loopData(r.data, 2048);
+  const m = model(r.model);
+  await evaluate(m, ds, { batchSize: r.batch, cropSize: 44, workers: r.workers ?? 0, indices: [0] }); // warm-up
+  const t0 = performance.now();
+  await evaluate(m, ds, { batchSize: r.batch, cropSize: 44, workers: r.workers ?? 0 });
+  return { source, evalImgPerSec: (1000 * ds.count) / (performance.now() - t0) };
+}
+
 async function handle(r: StepRequest): Promise<Record<string, unknown>> {
   if (r.op === 'step') return bareStep(r);
+  if (r.op === 'evaluate') return evaluateLoop(r);
   if (r.op === 'loop') return trainLoop(r);
   if (r.op === 'profile') {
     const { x, y } = inputs(r.batch);

@@ -19,8 +19,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { importAtRuntime } from '../node_env';
 import { withSeededRandom } from '../random';
-import type { GradientAnswer, GradientRequest, GradientWorkerInit } from './gradient_worker';
-import { batchGradients } from './gradients';
+import type {
+  ForwardAnswer,
+  ForwardRequest,
+  GradientAnswer,
+  GradientRequest,
+  GradientWorkerInit,
+  WeightsRequest,
+} from './gradient_worker';
+import { batchGradients, batchProbabilities, type ForwardOptions } from './gradients';
 import type { OutputKind } from './loss';
 
 type WorkerLike = {
@@ -51,14 +58,12 @@ async function workerEntry(): Promise<URL> {
 /** The gradient workers of one {@link train} run. @internal */
 export class GradientWorkers {
   private nextId = 0;
-  private readonly waiting = new Map<
-    number,
-    { resolve: (a: GradientAnswer) => void; reject: (e: Error) => void }
-  >();
+  // Answers of every kind, matched to their request by id.
+  private readonly waiting = new Map<number, { resolve: (a: unknown) => void; reject: (e: Error) => void }>();
 
   private constructor(private readonly workers: WorkerLike[]) {
     for (const w of workers) {
-      w.on('message', (a: GradientAnswer) => {
+      w.on('message', (a: { id: number; error?: string }) => {
         const pending = this.waiting.get(a.id);
         if (!pending) return;
         this.waiting.delete(a.id);
@@ -136,6 +141,7 @@ export class GradientWorkers {
     const answers = sizes.slice(1).map((_, j) => {
       const k = j + 1;
       const request: GradientRequest = {
+        op: 'gradients',
         id: this.nextId++,
         weights,
         xs: xsParts[k]!.dataSync() as Float32Array,
@@ -144,10 +150,7 @@ export class GradientWorkers {
         ysShape: ysParts[k]!.shape,
         seed: seeds[k] ?? null,
       };
-      return new Promise<GradientAnswer>((resolve, reject) => {
-        this.waiting.set(request.id, { resolve, reject });
-        this.workers[j]!.postMessage(request);
-      });
+      return this.ask<GradientAnswer>(j, request);
     });
     const run = () => batchGradients(model, variables, xsParts[0]!, ysParts[0]!, outputs);
     const mine = seeds[0] == null ? run() : withSeededRandom(seeds[0], run);
@@ -177,6 +180,66 @@ export class GradientWorkers {
       tf.dispose([mine.loss, mine.correct, ...mine.grads]);
       return { loss: loss as tf.Scalar, correct: correct as tf.Scalar, grads };
     });
+  }
+
+  /** Sends `request` to worker `j`; resolves with its answer (rejects with the worker's error). */
+  private ask<T>(j: number, request: GradientRequest | WeightsRequest | ForwardRequest): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(request.id, { resolve: resolve as (a: unknown) => void, reject });
+      this.workers[j]!.postMessage(request);
+    });
+  }
+
+  /** Gives every worker all of `model`'s weights (BatchNorm's moving statistics too), for inference. */
+  async setWeights(model: tfl.LayersModel): Promise<void> {
+    const weights = model.weights.map((w) => w.read().dataSync() as Float32Array);
+    await Promise.all(
+      this.workers.map((_, j) =>
+        this.ask<ForwardAnswer>(j, { op: 'weights', id: this.nextId++, weights } satisfies WeightsRequest),
+      ),
+    );
+  }
+
+  /**
+   * The class scores of a batch in inference mode ({@link batchProbabilities}), its images split
+   * between this thread and the workers (which must have had {@link setWeights}). The caller owns
+   * the tensor.
+   */
+  async batchProbabilities(
+    model: tfl.LayersModel,
+    xs: tf.Tensor,
+    options: ForwardOptions,
+  ): Promise<{ scores: tf.Tensor; kind: ReturnType<typeof batchProbabilities>['kind'] }> {
+    const batch = xs.shape[0]!;
+    const parts = Math.min(this.workers.length + 1, batch);
+    const sizes = Array.from(
+      { length: parts },
+      (_, k) => Math.floor(batch / parts) + (k < batch % parts ? 1 : 0),
+    );
+    const xsParts = tf.split(xs, sizes);
+    const answers = xsParts.slice(1).map((part, j) =>
+      this.ask<ForwardAnswer>(j, {
+        op: 'forward',
+        id: this.nextId++,
+        xs: part.dataSync() as Float32Array,
+        xsShape: part.shape,
+        options,
+      } satisfies ForwardRequest),
+    );
+    const mine = batchProbabilities(model, xsParts[0]!, options);
+    tf.dispose(xsParts);
+    let others: ForwardAnswer[];
+    try {
+      others = await Promise.all(answers);
+    } catch (error) {
+      mine.scores.dispose();
+      throw error;
+    }
+    const scores = tf.tidy(() =>
+      tf.concat([mine.scores, ...others.map((a) => tf.tensor(a.scores, a.scoresShape, 'float32'))], 0),
+    );
+    mine.scores.dispose();
+    return { scores, kind: mine.kind };
   }
 
   /** Stops the workers. */

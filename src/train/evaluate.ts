@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { tenCrop } from '../data/augment';
 import { iterateBatches } from '../data/batches';
 import type { FaceDataset } from '../data/dataset';
 import type { Normalization } from '../data/stats';
-import { checkPositiveInteger, expected } from '../errors';
+import { checkNonNegativeInteger, checkPositiveInteger, expected } from '../errors';
+import type { GradientWorkers } from './data_parallel';
+import { batchProbabilities } from './gradients';
 import { detectOutputKind, type OutputKind, softmaxCrossEntropy } from './loss';
 import { type ClassificationMetrics, classificationMetrics, confusionMatrix } from './metrics';
 
@@ -31,6 +32,12 @@ export interface EvaluateOptions {
   outputs?: OutputKind;
   /** Called after each batch with the images done so far and the total. */
   onProgress?: (done: number, total: number) => void | Promise<void>;
+  /**
+   * Worker threads (Node only) that each compute a part of every batch, with one wasm thread each (see
+   * `train`'s `workers`): on N cores, `workers: N - 1` with the wasm backend at one thread. The
+   * predictions are the same as without. Defaults to `0`.
+   */
+  workers?: number;
 }
 
 /** What {@link evaluate} returns: classification metrics plus the mean cross-entropy. @category Training */
@@ -83,12 +90,16 @@ export function toIndexArray(
 export async function predictDataset(
   model: tfl.LayersModel,
   dataset: FaceDataset,
-  options: Required<Omit<EvaluateOptions, 'onProgress' | 'indices'>> & {
+  options: Required<Omit<EvaluateOptions, 'onProgress' | 'indices' | 'workers'>> & {
     indices: Int32Array;
     onProgress?: EvaluateOptions['onProgress'];
+    /** Gradient workers that compute parts of each batch. */
+    workers?: GradientWorkers;
   },
 ): Promise<{ predictions: Int32Array; labels: Int32Array; lossSum: number; count: number }> {
   const { indices, batchSize, cropSize, normalization, outputs } = options;
+  // Inference needs every weight on the workers, BatchNorm's moving statistics included.
+  if (options.workers) await options.workers.setWeights(model);
   const predictions = new Int32Array(indices.length);
   const labels = new Int32Array(indices.length);
   let lossSum = 0;
@@ -105,24 +116,15 @@ export async function predictDataset(
   });
   for (const batch of batches) {
     const { xs, ys } = batch;
+    const forward = { tenCrop: options.tenCrop, cropSize, outputs };
+    const { scores, kind } = options.workers
+      ? await options.workers.batchProbabilities(model, xs, forward)
+      : batchProbabilities(model, xs, forward);
     const [predicted, loss] = tf.tidy(() => {
-      let probabilities: tf.Tensor;
-      let kind: OutputKind;
-      if (options.tenCrop) {
-        const crops = tenCrop(xs, cropSize);
-        const toProbabilities = (x: tf.Tensor4D) => {
-          const out = model.apply(x, { training: false }) as tf.Tensor;
-          return outputs === 'logits' ? tf.softmax(out) : out;
-        };
-        probabilities = tf.div(tf.addN(crops.map(toProbabilities)), crops.length);
-        kind = 'probabilities';
-      } else {
-        probabilities = model.apply(xs, { training: false }) as tf.Tensor;
-        kind = outputs;
-      }
-      const loss = tf.mul(softmaxCrossEntropy(ys, probabilities, kind), xs.shape[0]);
-      return [tf.argMax(probabilities, -1), loss];
+      const loss = tf.mul(softmaxCrossEntropy(ys, scores, kind), xs.shape[0]);
+      return [tf.argMax(scores, -1), loss];
     });
+    scores.dispose();
     const [p, l] = await Promise.all([predicted.data(), loss.data()]);
     predicted.dispose();
     loss.dispose();
@@ -192,15 +194,27 @@ export async function evaluate(
   }
   const cropSize = checkPositiveInteger(options.cropSize ?? modelCropSize(model, where), 'cropSize', where);
   const batchSize = checkPositiveInteger(options.batchSize ?? 64, 'batchSize', where);
-  const result = await predictDataset(model, dataset, {
-    indices,
-    tenCrop: options.tenCrop ?? false,
-    normalization: options.normalization ?? IDENTITY_NORMALIZATION,
-    cropSize,
-    batchSize,
-    outputs: options.outputs ?? detectOutputKind(model),
-    onProgress: options.onProgress,
-  });
+  const workerCount = checkNonNegativeInteger(options.workers ?? 0, 'workers', where);
+  const outputs = options.outputs ?? detectOutputKind(model);
+  const workers =
+    workerCount > 0
+      ? await (await import('./data_parallel')).GradientWorkers.start(model, workerCount, outputs)
+      : undefined;
+  let result: Awaited<ReturnType<typeof predictDataset>>;
+  try {
+    result = await predictDataset(model, dataset, {
+      indices,
+      tenCrop: options.tenCrop ?? false,
+      normalization: options.normalization ?? IDENTITY_NORMALIZATION,
+      cropSize,
+      batchSize,
+      outputs,
+      onProgress: options.onProgress,
+      workers,
+    });
+  } finally {
+    await workers?.dispose();
+  }
   const matrix = confusionMatrix(result.labels, result.predictions, numClasses);
   return {
     ...classificationMetrics(matrix, dataset.classNames),

@@ -407,6 +407,7 @@ async function validateEpoch(
     cropSize: o.cropSize,
     batchSize: o.validationBatchSize,
     outputs: o.outputs,
+    workers: loop.workers,
     onProgress: (done, total) =>
       hooks.call(
         'onProgress',

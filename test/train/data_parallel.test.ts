@@ -8,6 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { syntheticExpressions } from '../../src/data/synthetic';
 import { resnetCbam } from '../../src/models/resnet_cbam';
+import { evaluate } from '../../src/train/evaluate';
 import { train } from '../../src/train/train';
 
 beforeAll(async () => {
@@ -15,6 +16,7 @@ beforeAll(async () => {
 });
 
 const data = syntheticExpressions({ count: 24, seed: 3, size: 48 });
+const heldOut = syntheticExpressions({ count: 12, seed: 9, size: 48 });
 
 /** A small network without BatchNorm or dropout, with fixed initial weights. */
 function plainModel(): tfl.LayersModel {
@@ -75,6 +77,27 @@ describe('train with gradient workers', () => {
     expect(Number.isFinite(first.loss)).toBe(true);
     expect(second.weights).toEqual(first.weights);
   }, 120_000);
+
+  it('evaluates with workers exactly as without, single and ten-crop (moving statistics included)', async () => {
+    const model = resnetCbam({ depth: 10, width: 4, inputShape: [44, 44, 1], numClasses: 7, seed: 2 });
+    // Moving statistics away from their initial 0 / 1, so that a worker without them would differ.
+    await train(model, { train: data }, { ...options, epochs: 1 });
+    for (const tenCrop of [false, true]) {
+      const one = await evaluate(model, data, { tenCrop, batchSize: 10 });
+      const two = await evaluate(model, data, { tenCrop, batchSize: 10, workers: 2 });
+      expect(Array.from(two.predictions)).toEqual(Array.from(one.predictions));
+      expect(two.loss).toBeCloseTo(one.loss, 5);
+    }
+    // Validation inside train() goes through the same workers.
+    const result = await train(
+      model,
+      { train: data, validation: heldOut },
+      { ...options, epochs: 1, workers: 1 },
+    );
+    const check = await evaluate(model, heldOut, { normalization: result.normalization });
+    expect(result.history[0]!.valAccuracy).toBeCloseTo(check.accuracy, 10);
+    model.dispose();
+  }, 180_000);
 
   it('refuses a worker count that is not a non-negative integer', async () => {
     await expect(train(plainModel(), { train: data }, { ...options, workers: -1 })).rejects.toThrow(

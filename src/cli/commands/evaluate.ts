@@ -16,6 +16,7 @@ import {
   intOption,
   loadDataset,
   loadModel,
+  nonNegativeIntOption,
   preprocessingOverrides,
   selectBackend,
 } from '../common';
@@ -44,6 +45,12 @@ export function registerEval(program: Command): void {
     )
     .option('--limit <n>', 'evaluate only the first N images', intOption('--limit'))
     .option('--no-ten-crop', 'single centre crop instead of ten-crop averaging')
+    .option(
+      '--workers <n>',
+      'worker threads that each classify part of every batch (one wasm thread each): on N cores, --threads 1 --workers N-1',
+      nonNegativeIntOption('--workers'),
+      0,
+    )
     .option('--png <file>', 'also write the confusion matrix as a PNG')
     .option('--json <file>', 'also write the metrics as JSON');
   addPreprocessingOptions(command).action(async (opts, cmd: Command) => {
@@ -102,6 +109,7 @@ export function registerEval(program: Command): void {
       tenCrop: opts.tenCrop,
       cropSize: preprocessing.cropSize,
       normalization: preprocessing.normalization,
+      workers: opts.workers,
       onProgress: (done) => bar.update(done),
     }).finally(() => bar.stop());
     process.stdout.write(`${formatConfusionMatrix(report.confusionMatrix, data.classNames)}\n\n`);
