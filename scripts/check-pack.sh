@@ -60,6 +60,13 @@ try_project() {
     if (backends.useBackend !== root.useBackend || 'timeSteps' in root) throw new Error('ESM subpaths');
     for (const f of [timeSteps, toFloat16Artifacts, writeFileAtomic, linearCombination]) if (typeof f !== 'function') throw new Error('ESM subpath exports');
     if (typeof BEST_MODEL_DIR !== 'string') throw new Error('ESM fer-cbam/train');
+    // train()'s gradient worker is a file of the package (dist/train_worker.js): one step with it.
+    const tf = await import('@tensorflow/tfjs-core');
+    await tf.setBackend('cpu');
+    const data = root.syntheticExpressions({ count: 8, seed: 1, size: 48 });
+    const net = root.createModel('resnet10w4-cbam', { inputShape: [44, 44, 1] });
+    const run = await root.train(net, { train: data }, { epochs: 1, batchSize: 8, workers: 1 });
+    if (!Number.isFinite(run.history[0].loss)) throw new Error('ESM train with a gradient worker');
   " 2>"$dir/err.txt" || fail "$name: ESM import failed: $(cat "$dir/err.txt")"
   node -e "
     require('$tfjs');
@@ -70,7 +77,7 @@ try_project() {
     if (typeof f.cbam !== 'function' || f.resnetCbam({ depth: 10, width: 8 }).countParams() <= 0) throw new Error('CJS exports');
     f.loadPretrained('fer2013').then((m) => { if (m.outputs[0].shape[1] !== 7) throw new Error('CJS pretrained'); });
   " 2>"$dir/err.txt" || fail "$name: CJS require failed: $(cat "$dir/err.txt")"
-  echo "check-pack: $name: --help, summary, predict (default model), ESM import, CJS require, subpaths: ok ($(head -n 1 "$dir/predict.txt"))"
+  echo "check-pack: $name: --help, summary, predict (default model), ESM import, CJS require, subpaths, a gradient worker: ok ($(head -n 1 "$dir/predict.txt"))"
   cd "$root"
 }
 

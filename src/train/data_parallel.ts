@@ -55,6 +55,20 @@ async function workerEntry(): Promise<URL> {
   return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
 }
 
+/**
+ * The parent's Node flags minus those a worker cannot take (`--input-type` of `node -e` scripts,
+ * which a worker refuses), so that the workers run under the same loaders and memory limits.
+ */
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--input-type') i++;
+    else if (!argv[i]!.startsWith('--input-type=')) out.push(argv[i]!);
+  }
+  return out;
+}
+
 /** The gradient workers of one {@link train} run. @internal */
 export class GradientWorkers {
   private nextId = 0;
@@ -89,7 +103,7 @@ export class GradientWorkers {
     };
     const workers = Array.from(
       { length: count },
-      () => new Worker(url, { workerData: init }) as unknown as WorkerLike,
+      () => new Worker(url, { workerData: init, execArgv: workerExecArgv() }) as unknown as WorkerLike,
     );
     await Promise.all(
       workers.map(
