@@ -84,10 +84,9 @@ export class GradientWorkers {
         if (a.error) pending.reject(new Error(`train: a gradient worker failed: ${a.error}`));
         else pending.resolve(a);
       });
-      w.on('error', (e: Error) => {
-        for (const p of this.waiting.values())
-          p.reject(new Error(`train: a gradient worker stopped: ${e.message}`));
-        this.waiting.clear();
+      w.on('error', (e: Error) => this.failAll(`train: a gradient worker stopped: ${e.message}`));
+      w.on('exit', (code: number) => {
+        if (!this.disposed) this.failAll(`train: a gradient worker exited (code ${code})`);
       });
     }
   }
@@ -256,8 +255,17 @@ export class GradientWorkers {
     return { scores, kind: mine.kind };
   }
 
+  private disposed = false;
+
+  /** Rejects every pending request (a worker died: nothing it owed will come). */
+  private failAll(message: string): void {
+    for (const p of this.waiting.values()) p.reject(new Error(message));
+    this.waiting.clear();
+  }
+
   /** Stops the workers. */
   async dispose(): Promise<void> {
+    this.disposed = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }
