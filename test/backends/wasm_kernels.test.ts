@@ -201,6 +201,71 @@ describe('wasm heap kernels: Slice and Reverse', () => {
   });
 });
 
+describe('wasm heap kernels: Concat', () => {
+  it.each([
+    [
+      [
+        [4, 5, 6, 1],
+        [4, 5, 6, 1],
+      ],
+      -1,
+      'float32',
+    ], // CBAM: channel mean and max maps
+    [
+      [
+        [4, 5, 6, 3],
+        [4, 5, 6, 2],
+        [4, 5, 6, 7],
+      ],
+      3,
+      'float32',
+    ],
+    [
+      [
+        [2, 3, 4],
+        [5, 3, 4],
+      ],
+      0,
+      'float32',
+    ],
+    [
+      [
+        [2, 3, 4],
+        [2, 1, 4],
+        [2, 0, 4],
+      ],
+      1,
+      'float32',
+    ], // an empty input
+    [
+      [
+        [3, 17],
+        [3, 20],
+      ],
+      1,
+      'int32',
+    ],
+    [[[6], [2]], 0, 'bool'],
+  ] as const)('%j along %j (%s) equals the cpu backend', async (shapes, axis, dtype) => {
+    const run = () => {
+      const xs = shapes.map((shape, i) => {
+        const t = seededTensor([...shape], 30 + i);
+        return dtype === 'float32'
+          ? t
+          : dtype === 'int32'
+            ? tf.cast(tf.mul(t, 100), 'int32')
+            : tf.greater(t, 0);
+      });
+      const out = tf.concat(xs, axis);
+      return [tf.cast(out, 'float32'), tf.tensor1d(out.shape)];
+    };
+    const cpu = await valuesOn('cpu', run);
+    const wasm = await valuesOn('wasm', run);
+    expect(Array.from(wasm[1]!)).toEqual(Array.from(cpu[1]!));
+    expect(Array.from(wasm[0]!)).toEqual(Array.from(cpu[0]!));
+  });
+});
+
 describe('wasm heap kernels: Sum and Mean over leading axes', () => {
   it.each([
     [[6, 5, 4, 3], [0, 1, 2], false],
