@@ -55,7 +55,7 @@ export const PRETRAINED_MODELS: readonly PretrainedInfo[] = Object.freeze<Pretra
   {
     name: 'ferplus',
     description:
-      'Eight expressions of FER+ (FER2013 relabelled by ten crowd votes per face; adds contempt): the fer2013 network fine-tuned on the majority labels.',
+      'Eight expressions of FER+ (FER2013 relabelled by ten crowd votes per face; adds contempt): the fer2013 network after its first training stage (62.1 % PublicTest), fine-tuned on the majority labels.',
     data: 'FER2013 Training rows with the FER+ majority labels (Barsoum et al., ICMI 2016; microsoft/FERPlus, MIT licence for the labels; images as for fer2013). Faces whose top vote is unknown, not-a-face or tied are left out.',
     classNames: ['neutral', 'happiness', 'surprise', 'sadness', 'anger', 'disgust', 'fear', 'contempt'],
     architecture:
@@ -70,7 +70,7 @@ export const PRETRAINED_MODELS: readonly PretrainedInfo[] = Object.freeze<Pretra
   {
     name: 'ckplus',
     description:
-      'Seven expressions of CK+ (anger, contempt, disgust, fear, happy, sadness, surprise; posed, lab lighting): the fer2013 network fine-tuned on all 981 CK+48 faces.',
+      'Seven expressions of CK+ (anger, contempt, disgust, fear, happy, sadness, surprise; posed, lab lighting): the fer2013 network after its first training stage (62.1 % PublicTest), fine-tuned on all 981 CK+48 faces.',
     data: 'CK+ (Lucey et al., CVPR workshops 2010), the CK+48 release: 981 48x48 crops of the last frames of 327 labelled sequences of 118 subjects. Licensed by its authors for non-commercial research only.',
     classNames: ['anger', 'contempt', 'disgust', 'fear', 'happy', 'sadness', 'surprise'],
     architecture:
