@@ -143,11 +143,7 @@ export class GradientWorkers {
     seeds: (number | null)[],
   ): Promise<{ loss: tf.Scalar; correct: tf.Scalar; grads: tf.Tensor[] }> {
     const batch = xs.shape[0]!;
-    const parts = Math.min(this.workers.length + 1, batch);
-    const sizes = Array.from(
-      { length: parts },
-      (_, k) => Math.floor(batch / parts) + (k < batch % parts ? 1 : 0),
-    );
+    const sizes = this.partSizes(batch);
     const xsParts = tf.split(xs, sizes);
     const ysParts = tf.split(ys, sizes);
     const weights = variables.map((v) => v.dataSync() as Float32Array);
@@ -195,6 +191,12 @@ export class GradientWorkers {
     });
   }
 
+  /** Sizes of the parts of a batch of `batch` images: this thread's first, as equal as can be. */
+  private partSizes(batch: number): number[] {
+    const parts = Math.min(this.workers.length + 1, batch);
+    return Array.from({ length: parts }, (_, k) => Math.floor(batch / parts) + (k < batch % parts ? 1 : 0));
+  }
+
   /** Sends `request` to worker `j`; resolves with its answer (rejects with the worker's error). */
   private ask<T>(j: number, request: GradientRequest | WeightsRequest | ForwardRequest): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -224,11 +226,7 @@ export class GradientWorkers {
     options: ForwardOptions,
   ): Promise<{ scores: tf.Tensor; kind: ReturnType<typeof batchProbabilities>['kind'] }> {
     const batch = xs.shape[0]!;
-    const parts = Math.min(this.workers.length + 1, batch);
-    const sizes = Array.from(
-      { length: parts },
-      (_, k) => Math.floor(batch / parts) + (k < batch % parts ? 1 : 0),
-    );
+    const sizes = this.partSizes(batch);
     const xsParts = tf.split(xs, sizes);
     const answers = xsParts.slice(1).map((part, j) =>
       this.ask<ForwardAnswer>(j, {
