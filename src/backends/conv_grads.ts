@@ -27,11 +27,22 @@ export interface MatMulTraits {
 
 /**
  * Which formulation Conv2DBackpropFilter uses: `'perTap'` (a matrix product per filter tap), `'im2col'`
- * (one product with the stacked windows) or `'conv'` (a forward convolution with batch and channels
- * swapped). The type of `WasmTrainingKernelOptions.filterGradMethod`.
+ * (one product with the stacked windows), `'conv'` (a forward convolution with batch and channels
+ * swapped), or `'auto'`: `'conv'` for filters with at most {@link AUTO_CONV_MAX_OUT_CHANNELS} output
+ * channels, `'perTap'` otherwise. The type of `WasmTrainingKernelOptions.filterGradMethod`.
  * @category Backends
  */
-export type FilterGradMethod = 'perTap' | 'im2col' | 'conv';
+export type FilterGradMethod = 'auto' | 'perTap' | 'im2col' | 'conv';
+
+/**
+ * Largest number of output channels for which `'auto'` takes the `'conv'` formulation. Why: with one
+ * output channel (CBAM's 7x7 spatial gate, 2 -> 1 channels) the per-tap products are 49 products with
+ * one column, and `'conv'` is 3.6x faster at 44x44 (batch 64, one wasm thread: 13 ms against 47 ms) and
+ * 17x at 6x6; with 16 or more output channels `'perTap'` is as fast or faster on every ResNet layer
+ * measured (docs/backends.md).
+ * @category Backends
+ */
+export const AUTO_CONV_MAX_OUT_CHANNELS = 4;
 
 /** Pads an NHWC tensor spatially so every tap's strided window is in bounds. */
 function padForTaps(
@@ -91,11 +102,12 @@ export function conv2DBackpropFilterNHWC(
   const m = n * oh * ow;
   const kh = g.filterHeight;
   const kw = g.filterWidth;
-  if (method === 'conv') return filterGradAsConvolution(s, x, dy, g);
+  const chosen = method === 'auto' ? (co <= AUTO_CONV_MAX_OUT_CHANNELS ? 'conv' : 'perTap') : method;
+  if (chosen === 'conv') return filterGradAsConvolution(s, x, dy, g);
   const dy2 = s.reshape(dy, [m, co]);
 
   const wins = channelsFirstWindows(s, x, g);
-  if (method === 'im2col') {
+  if (chosen === 'im2col') {
     // Transposed im2col, [kh * kw * ci, m]: the taps' channels-first windows stacked, then one product.
     const colT = s.sub((c) => {
       const taps: TensorInfo[] = [];

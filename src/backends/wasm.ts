@@ -190,6 +190,32 @@ async function registerThreadedNodeBackend(wasm: WasmModule, threads: number): P
   );
 }
 
+const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
+
+/**
+ * Runs `init` and removes the `uncaughtException` / `unhandledRejection` listeners it added to
+ * `process`. Emscripten's Node glue installs listeners that re-throw from inside the glue, so every
+ * later uncaught error in the user's program was printed with the glue's 30 kB minified source line
+ * (and an unhandled rejection became such an exception); tfjs's own clean-up of them does not work in
+ * 4.x. Without them Node reports errors as usual. Outside Node this only runs `init`.
+ */
+async function withoutRethrowingHandlers<T>(init: () => Promise<T>): Promise<T> {
+  if (!isNode() || typeof process.listeners !== 'function') return init();
+  type Listener = (...args: unknown[]) => void;
+  const listeners = (event: (typeof PROCESS_EVENTS)[number]) =>
+    (process.listeners as (e: string) => Listener[])(event);
+  const before = new Map(PROCESS_EVENTS.map((event) => [event, new Set(listeners(event))]));
+  try {
+    return await init();
+  } finally {
+    for (const event of PROCESS_EVENTS) {
+      for (const listener of listeners(event)) {
+        if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+      }
+    }
+  }
+}
+
 /**
  * Prepares the WebAssembly backend: imports `@tensorflow/tfjs-backend-wasm`, points it at its binaries,
  * enables multi-threaded SIMD in Node, registers the training kernels and makes `'wasm'` the active
@@ -229,7 +255,8 @@ export async function setupWasm(options: WasmSetupOptions = {}): Promise<WasmSet
   const kernelOptions = options.trainingKernels ?? WASM_SETUP_DEFAULTS.trainingKernels;
   const trainingKernels =
     kernelOptions === false ? [] : registerWasmTrainingKernels(kernelOptions === true ? {} : kernelOptions);
-  if (!(await tf.setBackend('wasm'))) {
+  const initialised = await withoutRethrowingHandlers(() => tf.setBackend('wasm'));
+  if (!initialised) {
     throw new Error(`${WHERE}: the wasm backend failed to initialise (see the warning tfjs printed).`);
   }
   const count = wasm.getThreadsCount();

@@ -16,7 +16,7 @@ import {
   type MatMulTraits,
 } from './conv_grads';
 
-export type { FilterGradMethod } from './conv_grads';
+export { AUTO_CONV_MAX_OUT_CHANNELS, type FilterGradMethod } from './conv_grads';
 
 import {
   isChannelsFirst,
@@ -36,9 +36,11 @@ const WASM_MATMUL: MatMulTraits = { fastTransposes: false };
 export interface WasmTrainingKernelOptions {
   /**
    * Formulation of `Conv2DBackpropFilter`: `'perTap'` (one matrix product per filter tap, the right
-   * operand `dY` packed once), `'im2col'` (one product with the stacked windows) or `'conv'` (one XNNPACK
-   * convolution with batch and channels swapped). Defaults to `'perTap'`, the fastest on every ResNet-18
-   * layer measured (docs/backends.md).
+   * operand `dY` packed once), `'im2col'` (one product with the stacked windows), `'conv'` (one XNNPACK
+   * convolution with batch and channels swapped), or `'auto'`: `'conv'` for filters with few output
+   * channels (CBAM's spatial gate), `'perTap'` otherwise ({@link AUTO_CONV_MAX_OUT_CHANNELS}). Defaults
+   * to `'auto'`; `'perTap'` is the fastest or within noise on every ResNet layer measured
+   * (docs/backends.md).
    */
   filterGradMethod?: FilterGradMethod;
 
@@ -51,7 +53,7 @@ export interface WasmTrainingKernelOptions {
 
 /** Defaults of {@link WasmTrainingKernelOptions}. @category Backends */
 export const WASM_TRAINING_KERNEL_DEFAULTS: Readonly<Required<WasmTrainingKernelOptions>> = Object.freeze({
-  filterGradMethod: 'perTap',
+  filterGradMethod: 'auto',
   replaceConv2DBackpropInput: true,
 });
 
@@ -301,6 +303,71 @@ function concatKernel(original: tf.KernelConfig | null) {
 }
 
 /**
+ * `SplitV` as block copies on the wasm heap, the mirror of {@link concatKernel}: for each index of the
+ * axes before `axis`, each part's block in turn. The backend's kernel slices each part with its own
+ * Slice (not the registered one), element by element: 26 ms to split CBAM's `[64, 44, 44, 2]` gradient
+ * of the concatenated mean and max maps into two, against about 1 ms here. String and complex inputs
+ * use the original.
+ */
+function splitKernel(original: tf.KernelConfig | null) {
+  return (args: KernelArgs): TensorInfo[] => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs.x!;
+    if (original == null || x.dtype === 'string' || x.dtype === 'complex64') {
+      return original!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo[];
+    }
+    const { numOrSizeSplits, axis } = attrs as {
+      numOrSizeSplits: number | number[];
+      axis: number | number[];
+    };
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0]!;
+    const sizes = tf.backend_util.prepareSplitSize(x as tf.TensorInfo as tf.Tensor, numOrSizeSplits, ax);
+    const wb = backend as unknown as WasmHeapBackend;
+    const outs = sizes.map((size) => {
+      const shape = x.shape.slice();
+      shape[ax] = size;
+      return wb.makeOutput(shape, x.dtype);
+    });
+    const outer = tf.util.sizeFromShape(x.shape.slice(0, ax));
+    const inner = tf.util.sizeFromShape(x.shape.slice(ax + 1));
+    const row = (x.shape[ax] ?? 1) * inner;
+    if (outer * row === 0) return outs;
+    const { heap, bytes } = heapView(wb, x.dtype);
+    const src0 = wb.dataIdMap.get(x.dataId).memoryOffset / bytes;
+    let offset = 0;
+    for (const [i, out] of outs.entries()) {
+      const block = sizes[i]! * inner;
+      let dst = wb.dataIdMap.get(out.dataId).memoryOffset / bytes;
+      for (let r = 0, src = src0 + offset; r < outer; r++, src += row, dst += block) {
+        copyRun(heap, dst, src, block);
+      }
+      offset += block;
+    }
+    return outs;
+  };
+}
+
+/**
+ * `Cast` to bool as `x != 0`. tfjs-backend-wasm 4.22 stores the low byte of each value instead, so
+ * `cast([-2, 256, 0.5], 'bool')` read back as `[254, 0, 0]`: true values that are not 1 and non-zero
+ * values that are false. Other casts use the original.
+ */
+function castKernel(original: tf.KernelConfig | null) {
+  return (args: KernelArgs): TensorInfo => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs.x!;
+    const { dtype } = attrs as { dtype: tf.DataType };
+    if (original == null || dtype !== 'bool' || (x.dtype !== 'float32' && x.dtype !== 'int32')) {
+      return original!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+    }
+    return withScope(backend, WASM, (s) => {
+      const zero = s.run('Fill', {}, { shape: [], value: 0, dtype: x.dtype });
+      return s.run('NotEqual', { a: x, b: zero });
+    });
+  };
+}
+
+/**
  * `Reverse` over leading axes (for example the two spatial axes of a filter) as block copies on the wasm
  * heap; other axes go to the backend's kernel, which computes an index per element (120 ms for a
  * 3 x 3 x 512 x 512 filter).
@@ -329,52 +396,114 @@ function reverseKernel(original: tf.KernelConfig | null) {
   };
 }
 
+/** The divisor of `rows` nearest below or at `sqrt(rows)` (1 when `rows` is prime). */
+function balancedDivisor(rows: number): number {
+  for (let d = Math.floor(Math.sqrt(rows)); d > 1; d--) {
+    if (rows % d === 0) return d;
+  }
+  return 1;
+}
+
 /**
- * `Sum` and `Mean` over leading axes (BatchNorm's reductions over batch, height and width of NHWC
- * activations) by pairwise halving: `[rows, inner]` becomes `[rows / 2, inner]` by adding its two halves
- * with XNNPACK's vectorised Add, until one row is left. The backend's kernels first transpose the input so
- * that the reduced axes are innermost, which costs several times more for a [16, 44, 44, 64] activation.
- * Other reductions, and non-float32 inputs, use the original kernel.
+ * `Sum`, `Mean` and `Max` over a block of neighbouring axes that is not last (BatchNorm's reductions
+ * over batch, height and width; CBAM's channel gate's average and max over height and width) as one
+ * XNNPACK pooling: the input is viewed as `[before, d, reduced / d, after]` (`d` about
+ * `sqrt(reduced)`) and pooled with a window of the whole `d x (reduced / d)` image; a sum is the mean
+ * times the count. XNNPACK's multi-pass pooling reads the input once, with no weights to pack and no
+ * copies. On a `[64, 44, 44, 16]` activation, one wasm thread: a mean over the first three axes 0.4 ms
+ * against 6.8 ms for the backend's kernel (which transposes the reduced axes innermost first) and
+ * 2.7 ms for halving with slices and Adds (the previous kernel); over height and width 0.5 ms against
+ * 3.0 ms (mean) and 3.1 ms (max). (A product with a vector of ones is not faster: XNNPACK packs the
+ * activation as the weights on every call. Pooling over the last axis, one channel wide, is slower than
+ * the backend's kernel.) Other reductions, and non-float32 inputs, use the original kernel.
  */
-function leadingReduceKernel(original: tf.KernelConfig | null, mean: boolean) {
+function poolReduceKernel(original: tf.KernelConfig | null, kind: 'sum' | 'mean' | 'max') {
   return (args: KernelArgs): TensorInfo => {
     const { inputs, backend, attrs } = args;
     const x = inputs.x!;
     const { axis, keepDims } = attrs as { axis: number | number[]; keepDims: boolean };
     const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((p, q) => p - q);
-    const leading = axes.length > 0 && axes.length < x.shape.length && axes.every((a, i) => a === i);
-    const outer = tf.util.sizeFromShape(x.shape.slice(0, axes.length));
-    const inner = tf.util.sizeFromShape(x.shape.slice(axes.length));
-    if (!leading || x.dtype !== 'float32' || original == null || outer * inner === 0) {
+    const first = axes[0] ?? 0;
+    const last = axes[axes.length - 1] ?? 0;
+    const block = axes.length > 0 && last < x.shape.length - 1 && last - first === axes.length - 1;
+    const before = tf.util.sizeFromShape(x.shape.slice(0, first));
+    const reduced = tf.util.sizeFromShape(x.shape.slice(first, last + 1));
+    const after = tf.util.sizeFromShape(x.shape.slice(last + 1));
+    if (!block || x.dtype !== 'float32' || original == null || before * reduced * after === 0) {
       return original!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
     }
-    const outShape = keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length);
+    const outShape = keepDims
+      ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d))
+      : x.shape.filter((_, i) => i < first || i > last);
     return withScope(backend, WASM, (s) => {
-      let cur = s.reshape(x, [outer, inner]);
-      let rows = outer;
-      // Rows left over when a level has an odd count; added once at the end.
-      const leftovers: TensorInfo[] = [];
-      while (rows > 1) {
-        const half = Math.floor(rows / 2);
-        if (rows % 2 === 1) leftovers.push(s.slice(cur, [2 * half, 0], [1, inner]));
-        const prev = cur;
-        cur = s.sub((c) =>
-          c.run('Add', {
-            a: c.slice(prev, [0, 0], [half, inner]),
-            b: c.slice(prev, [half, 0], [half, inner]),
-          }),
-        );
-        s.free(prev);
-        rows = half;
+      const d = balancedDivisor(reduced);
+      let out = s.run(
+        kind === 'max' ? 'MaxPool' : 'AvgPool',
+        { x: s.reshape(x, [before, d, reduced / d, after]) },
+        {
+          filterSize: [d, reduced / d],
+          strides: [1, 1],
+          pad: 'valid',
+          dimRoundingMode: undefined as unknown as string,
+        } as tf.NamedAttrMap,
+      );
+      if (kind === 'sum') {
+        const count = s.run('Fill', {}, { shape: [], value: reduced, dtype: 'float32' });
+        out = s.run('Multiply', { a: out, b: count });
       }
-      if (leftovers.length > 0) cur = s.run('AddN', [cur, ...leftovers]);
-      if (mean) {
-        const scale = s.run('Fill', {}, { shape: [], value: 1 / outer, dtype: 'float32' });
-        cur = s.run('Multiply', { a: cur, b: scale });
-      }
-      return s.reshape(cur, outShape);
+      return s.reshape(out, outShape);
     });
   };
+}
+
+/**
+ * The output axes of a broadcasting binary op merged into as few as possible, with each operand's
+ * element stride along them (0 where it is broadcast): neighbouring axes merge when each operand is
+ * either whole or broadcast along both. Padded in front with size-1 axes to at least three, so that
+ * the loops over the last three are plain nested loops. `[64, 44, 44, 16]` against `[64, 1, 1, 16]`
+ * becomes `[64, 1936, 16]` with strides `[30976, 16, 1]` and `[16, 0, 1]`.
+ */
+function broadcastPlan(
+  outShape: number[],
+  aShape: number[],
+  bShape: number[],
+): { dims: number[]; sa: number[]; sb: number[] } {
+  const rank = outShape.length;
+  const padded = (shape: number[]) => [...new Array<number>(rank - shape.length).fill(1), ...shape];
+  const pa = padded(aShape);
+  const pb = padded(bShape);
+  const dims: number[] = [];
+  const whole: [boolean, boolean][] = [];
+  for (let i = 0; i < rank; i++) {
+    const d = outShape[i]!;
+    if (d === 1) continue;
+    const w: [boolean, boolean] = [pa[i] === d, pb[i] === d];
+    const last = whole[whole.length - 1];
+    if (last && last[0] === w[0] && last[1] === w[1]) dims[dims.length - 1]! *= d;
+    else {
+      dims.push(d);
+      whole.push(w);
+    }
+  }
+  const stridesOf = (k: 0 | 1) => {
+    const st = new Array<number>(dims.length).fill(0);
+    let acc = 1;
+    for (let i = dims.length - 1; i >= 0; i--) {
+      if (whole[i]![k]) {
+        st[i] = acc;
+        acc *= dims[i]!;
+      }
+    }
+    return st;
+  };
+  const sa = stridesOf(0);
+  const sb = stridesOf(1);
+  while (dims.length < 3) {
+    dims.unshift(1);
+    sa.unshift(0);
+    sb.unshift(0);
+  }
+  return { dims, sa, sb };
 }
 
 /**
@@ -401,35 +530,30 @@ function equalKernel(original: tf.KernelConfig | null) {
     const bytes = new Uint8Array(buffer);
     const a0 = wb.dataIdMap.get(a.dataId).memoryOffset / 4;
     const b0 = wb.dataIdMap.get(b.dataId).memoryOffset / 4;
-    const o0 = wb.dataIdMap.get(out.dataId).memoryOffset;
-    // Strides of a and b over the output's axes, 0 where an operand is broadcast.
-    const rank = outShape.length;
-    const stridesOf = (shape: number[]) => {
-      const st = new Array<number>(rank).fill(0);
-      let acc = 1;
-      for (let i = shape.length - 1, o = rank - 1; i >= 0; i--, o--) {
-        st[o] = shape[i] === 1 ? 0 : acc;
-        acc *= shape[i]!;
+    let o = wb.dataIdMap.get(out.dataId).memoryOffset;
+    const { dims, sa, sb } = broadcastPlan(outShape, a.shape, b.shape);
+    // Three nested loops over the last three merged axes, an odometer over any before them.
+    const r = dims.length;
+    const [d0, d1, d2] = [dims[r - 3]!, dims[r - 2]!, dims[r - 1]!];
+    const [sa0, sa1, sa2] = [sa[r - 3]!, sa[r - 2]!, sa[r - 1]!];
+    const [sb0, sb1, sb2] = [sb[r - 3]!, sb[r - 2]!, sb[r - 1]!];
+    const idx = new Array<number>(r - 3).fill(0);
+    for (let block = 0; block < size / (d0 * d1 * d2); block++) {
+      let baseA = a0;
+      let baseB = b0;
+      for (let k = 0; k < r - 3; k++) {
+        baseA += idx[k]! * sa[k]!;
+        baseB += idx[k]! * sb[k]!;
       }
-      return st;
-    };
-    const sa = stridesOf(a.shape);
-    const sb = stridesOf(b.shape);
-    const inner = outShape[rank - 1] ?? 1;
-    const ia = sa[rank - 1] ?? 0;
-    const ib = sb[rank - 1] ?? 0;
-    const idx = new Array<number>(Math.max(0, rank - 1)).fill(0);
-    let o = o0;
-    for (let row = 0; row < size / inner; row++) {
-      let pa = a0;
-      let pb = b0;
-      for (let k = 0; k < rank - 1; k++) {
-        pa += idx[k]! * sa[k]!;
-        pb += idx[k]! * sb[k]!;
+      for (let i0 = 0; i0 < d0; i0++) {
+        for (let i1 = 0; i1 < d1; i1++) {
+          let pa = baseA + i0 * sa0 + i1 * sa1;
+          let pb = baseB + i0 * sb0 + i1 * sb1;
+          for (let i2 = 0; i2 < d2; i2++, pa += sa2, pb += sb2) bytes[o++] = heap[pa] === heap[pb] ? 1 : 0;
+        }
       }
-      for (let j = 0; j < inner; j++) bytes[o++] = heap[pa + j * ia] === heap[pb + j * ib] ? 1 : 0;
-      for (let k = rank - 2; k >= 0; k--) {
-        if (++idx[k]! < outShape[k]!) break;
+      for (let k = r - 4; k >= 0; k--) {
+        if (++idx[k]! < dims[k]!) break;
         idx[k] = 0;
       }
     }
@@ -552,7 +676,7 @@ let installed: Installed | null = null;
 export function registerWasmTrainingKernels(options: WasmTrainingKernelOptions = {}): string[] {
   const o = { ...WASM_TRAINING_KERNEL_DEFAULTS, ...options };
   if (installed != null) unregisterWasmTrainingKernels();
-  const kernels: { kernelName: string; kernelFunc: (a: KernelArgs) => TensorInfo }[] = [
+  const kernels: { kernelName: string; kernelFunc: (a: KernelArgs) => TensorInfo | TensorInfo[] }[] = [
     { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2DBackpropFilterKernel(o.filterGradMethod) },
     { kernelName: 'DepthwiseConv2dNativeBackpropFilter', kernelFunc: depthwiseFilterKernel },
     { kernelName: 'DepthwiseConv2dNativeBackpropInput', kernelFunc: depthwiseInputKernel },
@@ -562,14 +686,20 @@ export function registerWasmTrainingKernels(options: WasmTrainingKernelOptions =
     kernels.push({ kernelName: 'Conv2DBackpropInput', kernelFunc: conv2DBackpropInputKernel });
   }
   // Faster versions of kernels the backend has (each keeps the original for cases it does not handle).
-  const wrappers: [string, (original: tf.KernelConfig | null) => (a: KernelArgs) => TensorInfo][] = [
+  const wrappers: [
+    string,
+    (original: tf.KernelConfig | null) => (a: KernelArgs) => TensorInfo | TensorInfo[],
+  ][] = [
     ['Tile', tileKernel],
     ['Identity', identityKernel],
     ['Slice', sliceKernel],
     ['Concat', concatKernel],
+    ['SplitV', splitKernel],
+    ['Cast', castKernel],
     ['Reverse', reverseKernel],
-    ['Sum', (original) => leadingReduceKernel(original, false)],
-    ['Mean', (original) => leadingReduceKernel(original, true)],
+    ['Sum', (original) => poolReduceKernel(original, 'sum')],
+    ['Mean', (original) => poolReduceKernel(original, 'mean')],
+    ['Max', (original) => poolReduceKernel(original, 'max')],
     ['Equal', equalKernel],
     ['FusedBatchNorm', batchNormKernel],
   ];

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -65,4 +65,28 @@ describe('setupWasm', () => {
     });
     expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ threads: 2, v: 64 * 64 * 64 });
   });
+  // Emscripten's glue re-throws uncaught errors from its own listener, so Node printed the glue's
+  // minified 30 kB source line instead of the user's error; setupWasm removes those listeners.
+  for (const [threads, failure, how] of [
+    [1, "throw new Error('boom-from-user-code')", 'an uncaught error'],
+    [2, "throw new Error('boom-from-user-code')", 'an uncaught error'],
+    [1, "Promise.reject(new Error('boom-from-user-code'))", 'an unhandled rejection'],
+  ] as const) {
+    it(`leaves Node's own report of ${how} after setting up ${threads} thread(s)`, () => {
+      const code = [
+        "const { setupWasm } = await import('./src/backends/wasm.ts');",
+        `await setupWasm({ threads: ${threads} });`,
+        failure,
+      ].join('\n');
+      const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+        cwd: root,
+        timeout: 60_000,
+        encoding: 'utf8',
+      });
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain('Error: boom-from-user-code');
+      expect(run.stderr).not.toContain('WasmBackendModule');
+      expect(run.stderr.length).toBeLessThan(4000);
+    });
+  }
 });

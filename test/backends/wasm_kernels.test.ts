@@ -17,6 +17,8 @@ import {
 } from './helpers';
 
 const CONV_CASES: ConvCase[] = [
+  // CBAM's spatial gate: 7x7, 2 channels (mean and max) to 1 ('auto' takes the 'conv' formulation).
+  [[2, 9, 9, 2], [7, 7, 2, 1], 1, 'same'],
   [[2, 7, 7, 3], [3, 3, 3, 4], 1, 'same'],
   [[2, 7, 7, 3], [3, 3, 3, 4], 2, 'same'],
   [[2, 8, 8, 3], [3, 3, 3, 4], 2, 'same'],
@@ -61,7 +63,7 @@ describe('wasm training kernels: Conv2D gradients', () => {
     expect(relError(wasm[1]!, cpu[1]!), 'dw').toBeLessThan(1e-5);
   });
 
-  it.each(['perTap', 'im2col', 'conv'] as const)(
+  it.each(['perTap', 'im2col', 'conv', 'auto'] as const)(
     'the %s formulation of the filter gradient agrees',
     async (m) => {
       registerWasmTrainingKernels({ filterGradMethod: m });
@@ -266,7 +268,7 @@ describe('wasm heap kernels: Concat', () => {
   });
 });
 
-describe('wasm heap kernels: Sum and Mean over leading axes', () => {
+describe('wasm pooling kernels: Sum, Mean and Max over a block of axes', () => {
   it.each([
     [[6, 5, 4, 3], [0, 1, 2], false],
     [[6, 5, 4, 3], [2, 0, 1], true],
@@ -274,17 +276,74 @@ describe('wasm heap kernels: Sum and Mean over leading axes', () => {
     [[6, 5, 4], [1], false],
     [[6, 5, 4], [-1], true],
     [[6, 5, 4], [0, 1, 2], false],
+    [[6, 5, 4], [0, 2], false],
+    // The reduced rows viewed as a d x (rows / d) image: 7744 = 88 * 88, 120 = 10 * 12, 1009 is prime.
+    [[16, 22, 22, 8], [0, 1, 2], false],
+    [[4, 30, 3], [0, 1], true],
+    [[1009, 4], [0], false],
+    [[2, 1009, 3], [0, 1], true],
+    // CBAM's channel gate: over height and width.
+    [[8, 11, 11, 16], [1, 2], true],
+    [[3, 7, 5, 2, 4], [1, 2, 3], false],
   ])('over %j along %j (keepDims %j) equal the cpu backend', async (shape, axis, keepDims) => {
     const run = () => {
       const x = seededTensor(shape, 12);
       const sum = tf.sum(x, axis, keepDims);
-      return [sum, tf.mean(x, axis, keepDims), tf.tensor1d(sum.shape)];
+      return [sum, tf.mean(x, axis, keepDims), tf.max(x, axis, keepDims), tf.tensor1d(sum.shape)];
     };
     const cpu = await valuesOn('cpu', run);
     const wasm = await valuesOn('wasm', run);
-    expect(relError(wasm[0]!, cpu[0]!)).toBeLessThan(1e-6);
-    expect(relError(wasm[1]!, cpu[1]!)).toBeLessThan(1e-6);
-    expect(Array.from(wasm[2]!)).toEqual(Array.from(cpu[2]!));
+    expect(relError(wasm[0]!, cpu[0]!), 'sum').toBeLessThan(1e-6);
+    expect(relError(wasm[1]!, cpu[1]!), 'mean').toBeLessThan(1e-6);
+    expect(Array.from(wasm[2]!), 'max').toEqual(Array.from(cpu[2]!));
+    expect(Array.from(wasm[3]!)).toEqual(Array.from(cpu[3]!));
+  });
+});
+
+describe('wasm heap kernels: SplitV', () => {
+  it.each([
+    [[64, 5, 5, 2], 2, 3],
+    [[4, 5, 6], [1, 3, 2], 2],
+    [[4, 5, 6], [2, -1], 1],
+    [[4, 5, 6], 2, 0],
+    [[7, 3], [3, 0, 4], 0],
+    [[6, 1, 4], [1, 3], -1],
+  ] as const)(
+    'split(%j, %j, axis %j) equals the cpu backend for float32, int32 and bool',
+    async (shape, splits, axis) => {
+      for (const dtype of ['float32', 'int32', 'bool'] as const) {
+        const run = () => {
+          const values = tf.round(tf.mul(seededTensor([...shape], 15), 3));
+          const x = dtype === 'bool' ? tf.greater(values, 0) : tf.cast(values, dtype);
+          const parts = tf.split(x, splits as number | number[], axis);
+          return parts.flatMap((p) => [tf.cast(p, 'float32'), tf.tensor1d(p.shape)]);
+        };
+        const cpu = await valuesOn('cpu', run);
+        const wasm = await valuesOn('wasm', run);
+        expect(wasm.length, dtype).toBe(cpu.length);
+        for (let i = 0; i < cpu.length; i++)
+          expect(Array.from(wasm[i]!), `${dtype} ${i}`).toEqual(Array.from(cpu[i]!));
+      }
+    },
+  );
+});
+
+describe('wasm kernels: Cast to bool', () => {
+  it('gives true for every non-zero value, as the cpu backend does', async () => {
+    // tfjs-backend-wasm 4.22 stores the low byte of the value (-2 -> 254), so cast back gives 254.
+    for (const dtype of ['float32', 'int32'] as const) {
+      const run = () => {
+        const b = tf.cast(tf.tensor1d([-2, 0, 3, -1, 1, 0, 256, 0.5], dtype), 'bool');
+        return [tf.cast(b, 'float32'), tf.cast(tf.logicalNot(b), 'float32')];
+      };
+      const cpu = await valuesOn('cpu', run);
+      const wasm = await valuesOn('wasm', run);
+      expect(Array.from(cpu[0]!), dtype).toEqual(
+        dtype === 'int32' ? [1, 0, 1, 1, 1, 0, 1, 0] : [1, 0, 1, 1, 1, 0, 1, 1],
+      );
+      expect(Array.from(wasm[0]!), dtype).toEqual(Array.from(cpu[0]!));
+      expect(Array.from(wasm[1]!), dtype).toEqual(Array.from(cpu[1]!));
+    }
   });
 });
 
@@ -453,6 +512,6 @@ describe('registerWasmTrainingKernels', () => {
       expect.arrayContaining(['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropInput']),
     );
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
-    expect(WASM_TRAINING_KERNEL_DEFAULTS.filterGradMethod).toBe('perTap');
+    expect(WASM_TRAINING_KERNEL_DEFAULTS.filterGradMethod).toBe('auto');
   });
 });
