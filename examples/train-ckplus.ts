@@ -4,8 +4,11 @@
  * Reports the accuracy of each fold and the mean and standard deviation over folds.
  *
  *   npx tsx examples/train-ckplus.ts                                   # from scratch, small and quick
- *   npx tsx examples/train-ckplus.ts --init fer2013 --epochs 10           # fine-tune the pretrained FER2013 model
- *   npx tsx examples/train-ckplus.ts --init fer2013 --epochs 10 --save runs/ckplus   # + a final model on all of CK+
+ *   npx tsx examples/train-ckplus.ts --init fer2013 --epochs 20 --lr 0.02 # fine-tune the pretrained FER2013 model
+ *   npx tsx examples/train-ckplus.ts --init fer2013 --epochs 20 --lr 0.02 --save runs/ckplus   # + a final model on all of CK+
+ *
+ * The second line is the recipe of the shipped `ckplus` model (see docs/models.md#ckplus): about 5 min
+ * per fold on one wasm thread.
  *
  * `--init` is a pretrained name (`fer2013`) or a saved fer-cbam model directory; its classifier is
  * replaced for CK+'s 7 classes (`replaceClassifier`) and images keep the base model's normalisation.
