@@ -126,7 +126,7 @@ for (const card of PRETRAINED_MODELS) {
   const node = m.facesPerSecondWasmNode;
   const chromium = m.facesPerSecondChromium;
   s.push(
-    `- **Speed** (classification of prepared crops; the machine was shared with a training run, so these are lower bounds): in Node on wasm ${node.batch1.toFixed(0)} faces/s at batch 1 and ${node.batch32.toFixed(0)} at batch 32 (\`scripts/pack-pretrained.ts\`)${chromium ? `; in headless ${chromium.browser} on ${chromium.backend} (one thread: the page is not cross-origin isolated) ${chromium.facesPerSecBatch1.toFixed(0)} at batch 1 and ${chromium.facesPerSecBatch32.toFixed(0)} at batch 32 (\`npx tsx bench/browser_expressions.ts --json docs/models/${card.name}.json\`)` : ''}. Side by side with face-api: the table at the top.`,
+    `- **Speed** (classification of prepared crops, measured with no training running): in Node on wasm ${node.batch1.toFixed(0)} faces/s at batch 1 and ${node.batch32.toFixed(0)} at batch 32 (\`scripts/pack-pretrained.ts\`)${chromium ? `; in headless ${chromium.browser} on ${chromium.backend} (one thread: the page is not cross-origin isolated) ${chromium.facesPerSecBatch1.toFixed(0)} at batch 1 and ${chromium.facesPerSecBatch32.toFixed(0)} at batch 32 (\`npx tsx bench/browser_expressions.ts --json docs/models/${card.name}.json\`)` : ''}. Side by side with face-api: the table at the top.`,
   );
   if (m.publicTest) {
     const p = m.publicTest;
