@@ -412,10 +412,11 @@ function balancedDivisor(rows: number): number {
  * times the count. XNNPACK's multi-pass pooling reads the input once, with no weights to pack and no
  * copies. On a `[64, 44, 44, 16]` activation, one wasm thread: a mean over the first three axes 0.4 ms
  * against 6.8 ms for the backend's kernel (which transposes the reduced axes innermost first) and
- * 2.7 ms for halving with slices and Adds (the previous kernel); over height and width 0.5 ms against
+ * 2.7 ms for halving with slices and Adds (this kernel's earlier form); over height and width 0.5 ms against
  * 3.0 ms (mean) and 3.1 ms (max). (A product with a vector of ones is not faster: XNNPACK packs the
  * activation as the weights on every call. Pooling over the last axis, one channel wide, is slower than
- * the backend's kernel.) Other reductions, and non-float32 inputs, use the original kernel.
+ * the backend's kernel.) Other reductions, non-float32 inputs, and sums and means with a NaN or -Infinity
+ * in them use the original kernel.
  */
 function poolReduceKernel(original: tf.KernelConfig | null, kind: 'sum' | 'mean' | 'max') {
   return (args: KernelArgs): TensorInfo => {
@@ -435,7 +436,7 @@ function poolReduceKernel(original: tf.KernelConfig | null, kind: 'sum' | 'mean'
     const outShape = keepDims
       ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d))
       : x.shape.filter((_, i) => i < first || i > last);
-    return withScope(backend, WASM, (s) => {
+    const pooled = withScope(backend, WASM, (s) => {
       const d = balancedDivisor(reduced);
       let out = s.run(
         kind === 'max' ? 'MaxPool' : 'AvgPool',
@@ -453,6 +454,14 @@ function poolReduceKernel(original: tf.KernelConfig | null, kind: 'sum' | 'mean'
       }
       return s.reshape(out, outShape);
     });
+    // XNNPACK's average pooling clamps its output to [-inf, inf], which turns NaN into -Infinity. The
+    // output is small ([before, after]); where it holds -Infinity (a NaN, or a true -Infinity, both
+    // rare), the backend's kernel gives the sum or mean instead, so NaN stays NaN.
+    if (kind !== 'max' && (backend.readSync(pooled.dataId) as Float32Array).includes(-Infinity)) {
+      backend.disposeData(pooled.dataId);
+      return original.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+    }
+    return pooled;
   };
 }
 
@@ -507,9 +516,9 @@ function broadcastPlan(
 }
 
 /**
- * `Equal` with broadcasting as one loop over the wasm heap. The gradient of `max` (CBAM's channel and
- * spatial max pooling) is `dy * (x == max(x))` with `max` broadcast back, and the backend's broadcasting
- * comparison computes a multi-index per element: about 200 ms for one [16, 44, 44, 64] tensor, 8 % of a
+ * `Equal` with broadcasting as nested loops over the merged axes of {@link broadcastPlan}, on the wasm
+ * heap. The gradient of `max` (CBAM's channel and spatial max pooling) is `dy * (x == max(x))` with
+ * `max` broadcast back, and the backend's broadcasting comparison computes a multi-index per element: about 200 ms for one [16, 44, 44, 64] tensor, 8 % of a
  * ResNet-18 'paper' training step.
  */
 function equalKernel(original: tf.KernelConfig | null) {

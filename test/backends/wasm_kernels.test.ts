@@ -300,6 +300,40 @@ describe('wasm pooling kernels: Sum, Mean and Max over a block of axes', () => {
   });
 });
 
+describe('wasm pooling kernels: non-finite values', () => {
+  it('keep NaN and infinities as the cpu backend does', async () => {
+    const cases = [
+      [1, Number.NaN, 3, 4, 5, 6, 2, 8, 9, 1, 7, 2],
+      [1, 2, 3, 4, 5, 6, 2, 8, 9, 1, Number.NEGATIVE_INFINITY, 2],
+      [1, 2, 3, 4, 5, 6, 2, 8, 9, 1, Number.POSITIVE_INFINITY, 2],
+      [1, Number.NaN, 3, 4, 5, 6, 2, 8, 9, 1, Number.NEGATIVE_INFINITY, 2],
+    ];
+    for (const values of cases) {
+      const run = () => {
+        const x = tf.tensor3d(values, [3, 2, 2]);
+        return [tf.sum(x, [0, 1]), tf.mean(x, [0, 1]), tf.max(x, [0, 1])];
+      };
+      const cpu = await valuesOn('cpu', run);
+      const wasm = await valuesOn('wasm', run);
+      for (let i = 0; i < 3; i++) {
+        // Non-finite results exactly (NaN stays NaN); finite ones to float32 rounding.
+        const where = `${values} ${i}`;
+        expect(
+          Array.from(wasm[i]!, (v) => (Number.isFinite(v) ? 'finite' : v)),
+          where,
+        ).toEqual(Array.from(cpu[i]!, (v) => (Number.isFinite(v) ? 'finite' : v)));
+        expect(
+          relError(
+            wasm[i]!.map((v) => (Number.isFinite(v) ? v : 0)),
+            cpu[i]!.map((v) => (Number.isFinite(v) ? v : 0)),
+          ),
+          where,
+        ).toBeLessThan(1e-6);
+      }
+    }
+  });
+});
+
 describe('wasm heap kernels: SplitV', () => {
   it.each([
     [[64, 5, 5, 2], 2, 3],
