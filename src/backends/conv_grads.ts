@@ -26,20 +26,23 @@ export interface MatMulTraits {
 }
 
 /**
- * Which formulation Conv2DBackpropFilter uses: `'perTap'` (a matrix product per filter tap), `'im2col'`
- * (one product with the stacked windows), `'conv'` (a forward convolution with batch and channels
- * swapped), or `'auto'`: `'conv'` for filters with at most {@link AUTO_CONV_MAX_OUT_CHANNELS} output
- * channels, `'perTap'` otherwise. The type of `WasmTrainingKernelOptions.filterGradMethod`.
+ * Which formulation Conv2DBackpropFilter uses: `'direct'` (wasm only: fer-cbam's own SIMD kernel,
+ * native/conv_filter_grad.c, for filters whose output channels are a multiple of 4; `'perTap'` for
+ * others and on other backends), `'perTap'` (a matrix product per filter tap), `'im2col'` (one product
+ * with the stacked windows), `'conv'` (a forward convolution with batch and channels swapped), or
+ * `'auto'`: `'conv'` for filters with at most {@link AUTO_CONV_MAX_OUT_CHANNELS} output channels,
+ * otherwise `'direct'` where it applies and `'perTap'` where not. The type of
+ * `WasmTrainingKernelOptions.filterGradMethod`.
  * @category Backends
  */
-export type FilterGradMethod = 'auto' | 'perTap' | 'im2col' | 'conv';
+export type FilterGradMethod = 'auto' | 'direct' | 'perTap' | 'im2col' | 'conv';
 
 /**
  * Largest number of output channels for which `'auto'` takes the `'conv'` formulation. Why: with one
  * output channel (CBAM's 7x7 spatial gate, 2 -> 1 channels) the per-tap products are 49 products with
  * one column, and `'conv'` is 3.6x faster at 44x44 (batch 64, one wasm thread: 13 ms against 47 ms) and
- * 17x at 6x6; with 16 or more output channels `'perTap'` is as fast or faster on every ResNet layer
- * measured (docs/backends.md).
+ * 17x at 6x6; with 16 or more output channels the `'direct'` kernel is 2-4x faster than the others
+ * (docs/backends.md).
  * @category Backends
  */
 export const AUTO_CONV_MAX_OUT_CHANNELS = 4;
@@ -102,7 +105,14 @@ export function conv2DBackpropFilterNHWC(
   const m = n * oh * ow;
   const kh = g.filterHeight;
   const kw = g.filterWidth;
-  const chosen = method === 'auto' ? (co <= AUTO_CONV_MAX_OUT_CHANNELS ? 'conv' : 'perTap') : method;
+  const chosen =
+    method === 'auto'
+      ? co <= AUTO_CONV_MAX_OUT_CHANNELS
+        ? 'conv'
+        : 'perTap'
+      : method === 'direct'
+        ? 'perTap'
+        : method;
   if (chosen === 'conv') return filterGradAsConvolution(s, x, dy, g);
   const dy2 = s.reshape(dy, [m, co]);
 

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { checkPositiveInteger, expected } from '../errors';
 import { importAtRuntime, isNode, nodeRequire } from '../node_env';
 import { registerWasmTrainingKernels, type WasmTrainingKernelOptions } from './wasm_kernels';
+import { nativeKernels } from './wasm_native';
 
 const WHERE = 'setupWasm';
 
@@ -46,6 +47,11 @@ export interface WasmSetupResult {
   binary: 'threaded-simd' | 'tfjs-default';
   /** Kernels registered for training, empty when `trainingKernels` was false. */
   trainingKernels: string[];
+  /**
+   * Whether fer-cbam's own SIMD kernels (the direct filter gradient) run on this backend's memory;
+   * false where the engine cannot instantiate them, and the XNNPACK compositions are used instead.
+   */
+  nativeKernels: boolean;
 }
 
 type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
@@ -260,5 +266,10 @@ export async function setupWasm(options: WasmSetupOptions = {}): Promise<WasmSet
     throw new Error(`${WHERE}: the wasm backend failed to initialise (see the warning tfjs printed).`);
   }
   const count = wasm.getThreadsCount();
-  return { threads: count > 0 ? count : 1, binary, trainingKernels };
+  return {
+    threads: count > 0 ? count : 1,
+    binary,
+    trainingKernels,
+    nativeKernels: nativeKernels(tf.backend()) !== null,
+  };
 }

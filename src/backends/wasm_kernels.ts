@@ -8,6 +8,7 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  AUTO_CONV_MAX_OUT_CHANNELS,
   conv2DBackpropFilterNHWC,
   conv2DBackpropInputNHWC,
   depthwiseBackpropFilterNHWC,
@@ -18,7 +19,10 @@ import {
 
 export { AUTO_CONV_MAX_OUT_CHANNELS, type FilterGradMethod } from './conv_grads';
 
+import { BATCH_NORM_GRAD_KERNEL, CHANNEL_MOMENTS_KERNEL } from '../ops/batch_norm';
 import {
+  type ConvGeometry,
+  convGeometry,
   isChannelsFirst,
   type KernelArgs,
   type KernelScope,
@@ -26,7 +30,9 @@ import {
   restoreKernel,
   toChannelsLast,
   withScope,
+  withScopeAll,
 } from './kernel_utils';
+import { type NativeKernels, nativeKernels, nativeKernelsLoadable } from './wasm_native';
 
 const WASM = 'wasm';
 /** XNNPACK runs BatchMatMul only without transposes; everything else falls back to a scalar loop. */
@@ -35,12 +41,12 @@ const WASM_MATMUL: MatMulTraits = { fastTransposes: false };
 /** Options of {@link registerWasmTrainingKernels}. @category Backends */
 export interface WasmTrainingKernelOptions {
   /**
-   * Formulation of `Conv2DBackpropFilter`: `'perTap'` (one matrix product per filter tap, the right
-   * operand `dY` packed once), `'im2col'` (one product with the stacked windows), `'conv'` (one XNNPACK
-   * convolution with batch and channels swapped), or `'auto'`: `'conv'` for filters with few output
-   * channels (CBAM's spatial gate), `'perTap'` otherwise ({@link AUTO_CONV_MAX_OUT_CHANNELS}). Defaults
-   * to `'auto'`; `'perTap'` is the fastest or within noise on every ResNet layer measured
-   * (docs/backends.md).
+   * Formulation of `Conv2DBackpropFilter`: `'direct'` (fer-cbam's own SIMD kernel, for output channels
+   * that are a multiple of 4), `'perTap'` (one matrix product per filter tap, the right operand `dY`
+   * packed once), `'im2col'` (one product with the stacked windows), `'conv'` (one XNNPACK convolution
+   * with batch and channels swapped), or `'auto'`: `'conv'` for filters with few output channels (CBAM's
+   * spatial gate, {@link AUTO_CONV_MAX_OUT_CHANNELS}), `'direct'` where it applies, else `'perTap'`.
+   * Defaults to `'auto'` (the fastest on every ResNet layer measured, docs/backends.md).
    */
   filterGradMethod?: FilterGradMethod;
 
@@ -49,12 +55,29 @@ export interface WasmTrainingKernelOptions {
    * convolution of the dilated gradient. Defaults to `true`.
    */
   replaceConv2DBackpropInput?: boolean;
+
+  /**
+   * Run `Conv2D` and `FusedConv2D` (without an activation) on fer-cbam's own SIMD kernel where it
+   * applies (NHWC, dilation 1, output channels a multiple of 4): faster than XNNPACK's on one thread
+   * for 1-128 channels, and used by the input gradient's convolutions too. It runs on the calling
+   * thread only, also with several wasm threads. Defaults to `true`.
+   */
+  nativeConvolutions?: boolean;
+
+  /**
+   * Register fer-cbam's BatchNorm training kernels (batch moments and the closed-form gradient of
+   * {@link FusedBatchNormalization}) as SIMD kernels of its own, in place of about 17 tfjs kernels per
+   * BatchNorm. Defaults to `true`.
+   */
+  nativeBatchNorm?: boolean;
 }
 
 /** Defaults of {@link WasmTrainingKernelOptions}. @category Backends */
 export const WASM_TRAINING_KERNEL_DEFAULTS: Readonly<Required<WasmTrainingKernelOptions>> = Object.freeze({
   filterGradMethod: 'auto',
   replaceConv2DBackpropInput: true,
+  nativeConvolutions: true,
+  nativeBatchNorm: true,
 });
 
 /** Runs an NHWC body on NCHW operands by transposing in and (optionally) out. */
@@ -72,6 +95,12 @@ function conv2DBackpropFilterKernel(method: FilterGradMethod) {
         x = nchwToNhwc(s, x);
         dy = nchwToNhwc(s, dy);
       }
+      const g = convGeometry(x.shape, filterShape, strides, pad, dimRoundingMode, false);
+      const direct = method === 'direct' || (method === 'auto' && g.outChannels > AUTO_CONV_MAX_OUT_CHANNELS);
+      if (direct && g.outChannels % 4 === 0 && x.dtype === 'float32' && dy.dtype === 'float32') {
+        const native = nativeKernels(backend);
+        if (native) return directFilterGrad(s, native, x, dy, g);
+      }
       return conv2DBackpropFilterNHWC(
         s,
         x,
@@ -81,10 +110,179 @@ function conv2DBackpropFilterKernel(method: FilterGradMethod) {
         pad,
         dimRoundingMode,
         WASM_MATMUL,
-        method,
+        method === 'direct' ? 'perTap' : method,
       );
     });
   };
+}
+
+/**
+ * The filter gradient by fer-cbam's own SIMD kernel (native/conv_filter_grad.c), in place on the wasm
+ * heap: 2.2-3.8x faster than the XNNPACK compositions on the ResNet layers (docs/backends.md), because
+ * it reduces over a cache-sized chunk of positions at a time instead of streaming megabyte operands
+ * once per filter tap.
+ */
+function directFilterGrad(
+  s: KernelScope,
+  native: NativeKernels,
+  x: TensorInfo,
+  dy: TensorInfo,
+  g: ConvGeometry,
+): TensorInfo {
+  const wb = s.backend as unknown as WasmHeapBackend;
+  const dw = s.adopt(wb.makeOutput([g.filterHeight, g.filterWidth, g.inChannels, g.outChannels], 'float32'));
+  if (g.batch * g.outHeight * g.outWidth * g.inChannels === 0) {
+    return s.run('Fill', {}, { shape: dw.shape, value: 0, dtype: 'float32' });
+  }
+  const at = (t: TensorInfo) => wb.dataIdMap.get(t.dataId).memoryOffset;
+  native.conv2d_filter_grad_nhwc(
+    at(x),
+    at(dy),
+    at(dw),
+    g.batch,
+    g.inHeight,
+    g.inWidth,
+    g.inChannels,
+    g.outHeight,
+    g.outWidth,
+    g.outChannels,
+    g.filterHeight,
+    g.filterWidth,
+    g.strideHeight,
+    g.strideWidth,
+    g.padTop,
+    g.padLeft,
+  );
+  return dw;
+}
+
+/**
+ * `Conv2D` (and `FusedConv2D` without an activation) by fer-cbam's own SIMD kernel
+ * (native/conv2d.c) for NHWC float32 convolutions with dilation 1 and output channels a multiple of
+ * 4: 1.2-3x faster than XNNPACK's on one thread on the ResNet layers (docs/backends.md), and, through
+ * `Conv2D`, the stride-phase convolutions of the input gradient too. Anything else goes to the
+ * backend's kernel.
+ */
+function conv2DKernel(original: tf.KernelConfig | null, fused: boolean) {
+  return (args: KernelArgs): TensorInfo => {
+    const { inputs, backend, attrs } = args;
+    const a = attrs as Record<string, any>;
+    const x = inputs.x!;
+    const filter = inputs.filter!;
+    const native =
+      x.dtype === 'float32' &&
+      filter.dtype === 'float32' &&
+      !isChannelsFirst(a.dataFormat) &&
+      isUnitDilation(a.dilations) &&
+      filter.shape[3]! % 4 === 0 &&
+      (!fused || ((a.activation ?? 'linear') === 'linear' && inputs.preluActivationWeights == null))
+        ? nativeKernels(backend)
+        : null;
+    if (native == null) {
+      return original!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+    }
+    return withScope(backend, WASM, (s) => {
+      const g = convGeometry(x.shape, filter.shape, a.strides, a.pad, a.dimRoundingMode, false);
+      const wb = s.backend as unknown as WasmHeapBackend;
+      const out = s.adopt(wb.makeOutput([g.batch, g.outHeight, g.outWidth, g.outChannels], 'float32'));
+      if (x.shape.some((d) => d === 0)) {
+        return s.run('Fill', {}, { shape: out.shape, value: 0, dtype: 'float32' });
+      }
+      const at = (t: TensorInfo) => wb.dataIdMap.get(t.dataId).memoryOffset;
+      native.conv2d_nhwc(
+        at(x),
+        at(filter),
+        at(out),
+        g.batch,
+        g.inHeight,
+        g.inWidth,
+        g.inChannels,
+        g.outHeight,
+        g.outWidth,
+        g.outChannels,
+        g.filterHeight,
+        g.filterWidth,
+        g.strideHeight,
+        g.strideWidth,
+        g.padTop,
+        g.padLeft,
+      );
+      return fused && inputs.bias != null ? s.run('Add', { a: out, b: inputs.bias }) : out;
+    });
+  };
+}
+
+function isUnitDilation(dilations: unknown): boolean {
+  const d = dilations == null ? [1, 1] : Array.isArray(dilations) ? dilations : [dilations, dilations];
+  return d.every((v) => v === 1);
+}
+
+/** The native kernels of `backend`, or an error saying how to do without them. */
+function requireNative(backend: object, kernel: string): NativeKernels {
+  const native = nativeKernels(backend);
+  if (native == null) {
+    throw new Error(
+      `fer-cbam: ${kernel} needs fer-cbam's native wasm kernels, which could not be instantiated on this ` +
+        'tfjs-backend-wasm backend (its memory was not found); call ' +
+        'registerWasmTrainingKernels({ nativeBatchNorm: false }) to use tfjs ops instead.',
+    );
+  }
+  return native;
+}
+
+/**
+ * {@link CHANNEL_MOMENTS_KERNEL} (BatchNorm's batch mean and biased variance per channel) by
+ * native/batch_norm.c: two passes over the activations instead of about 6 tfjs kernels.
+ */
+function channelMomentsKernel({ inputs, backend }: KernelArgs): TensorInfo[] {
+  const x = inputs.x!;
+  const native = requireNative(backend, CHANNEL_MOMENTS_KERNEL);
+  return withScopeAll(backend, WASM, (s) => {
+    const wb = s.backend as unknown as WasmHeapBackend;
+    const c = x.shape[x.shape.length - 1]!;
+    const n = tf.util.sizeFromShape(x.shape) / c;
+    const mean = s.adopt(wb.makeOutput([c], 'float32'));
+    const variance = s.adopt(wb.makeOutput([c], 'float32'));
+    const scratch = s.adopt(wb.makeOutput([c], 'float32'));
+    const at = (t: TensorInfo) => wb.dataIdMap.get(t.dataId).memoryOffset;
+    native.channel_moments(at(x), at(mean), at(variance), at(scratch), n, c);
+    return [mean, variance];
+  });
+}
+
+/**
+ * {@link BATCH_NORM_GRAD_KERNEL} (BatchNorm's closed-form gradient in training) by
+ * native/batch_norm.c: three passes over the activations instead of about 11 tfjs kernels.
+ */
+function batchNormGradKernel({ inputs, backend, attrs }: KernelArgs): TensorInfo[] {
+  const { x, dy, mean, variance, gamma } = inputs as Record<string, TensorInfo>;
+  const native = requireNative(backend, BATCH_NORM_GRAD_KERNEL);
+  const epsilon = (attrs as { epsilon: number }).epsilon;
+  return withScopeAll(backend, WASM, (s) => {
+    const wb = s.backend as unknown as WasmHeapBackend;
+    const c = x!.shape[x!.shape.length - 1]!;
+    const n = tf.util.sizeFromShape(x!.shape) / c;
+    const dx = s.adopt(wb.makeOutput(x!.shape.slice(), 'float32'));
+    const dgamma = s.adopt(wb.makeOutput([c], 'float32'));
+    const dbeta = s.adopt(wb.makeOutput([c], 'float32'));
+    const scratch = s.adopt(wb.makeOutput([4 * c], 'float32'));
+    const at = (t: TensorInfo) => wb.dataIdMap.get(t.dataId).memoryOffset;
+    native.batch_norm_grad(
+      at(x!),
+      at(dy!),
+      at(mean!),
+      at(variance!),
+      at(gamma!),
+      epsilon,
+      at(dx),
+      at(dgamma),
+      at(dbeta),
+      at(scratch),
+      n,
+      c,
+    );
+    return [dx, dgamma, dbeta];
+  });
 }
 
 function conv2DBackpropInputKernel({ inputs, backend, attrs }: KernelArgs): TensorInfo {
@@ -712,6 +910,15 @@ export function registerWasmTrainingKernels(options: WasmTrainingKernelOptions =
     ['Equal', equalKernel],
     ['FusedBatchNorm', batchNormKernel],
   ];
+  if (o.nativeConvolutions) {
+    wrappers.push(['Conv2D', (original) => conv2DKernel(original, false)]);
+    wrappers.push(['FusedConv2D', (original) => conv2DKernel(original, true)]);
+  }
+  // fer-cbam's BatchNorm ops (src/ops/batch_norm.ts) fall back to tfjs ops where these are missing.
+  if (o.nativeBatchNorm && nativeKernelsLoadable()) {
+    kernels.push({ kernelName: CHANNEL_MOMENTS_KERNEL, kernelFunc: channelMomentsKernel });
+    kernels.push({ kernelName: BATCH_NORM_GRAD_KERNEL, kernelFunc: batchNormGradKernel });
+  }
   for (const [kernelName, wrap] of wrappers) {
     kernels.push({ kernelName, kernelFunc: wrap(tf.getKernel(kernelName, WASM) ?? null) });
   }

@@ -6,6 +6,13 @@ import {
   unregisterWasmTrainingKernels,
   WASM_TRAINING_KERNEL_DEFAULTS,
 } from '../../src/backends/wasm_kernels';
+import { nativeKernels } from '../../src/backends/wasm_native';
+import {
+  BATCH_NORM_GRAD_KERNEL,
+  batchNormGradients,
+  CHANNEL_MOMENTS_KERNEL,
+  channelMoments,
+} from '../../src/ops/batch_norm';
 import {
   type ConvCase,
   convGrads,
@@ -43,6 +50,26 @@ const CONV_CASES: ConvCase[] = [
     ],
   ],
   [[3, 44, 44, 1], [3, 3, 1, 8], 1, 'same'],
+  // The direct kernel's tiles: 2 input x 16 output channels, with 4-channel edges (20, odd inputs),
+  // chunks of rows that cross image boundaries (12 images of 7 rows), images smaller than the filter.
+  [[2, 6, 6, 4], [3, 3, 4, 16], 1, 'same'],
+  [[2, 7, 7, 3], [3, 3, 3, 20], 2, 'same'],
+  [[12, 7, 7, 3], [3, 3, 3, 16], 1, 'same'],
+  [[2, 9, 8, 5], [5, 5, 5, 32], 2, 'valid'],
+  [[2, 1, 1, 2], [3, 3, 2, 16], 1, 'same'],
+  [[2, 12, 12, 16], [3, 3, 16, 16], 1, 'same'],
+  [[2, 11, 11, 6], [3, 3, 6, 12], 2, 'same'],
+  [
+    [1, 6, 5, 6],
+    [3, 3, 6, 12],
+    3,
+    [
+      [0, 0],
+      [2, 1],
+      [1, 2],
+      [0, 0],
+    ],
+  ],
 ];
 
 beforeAll(async () => {
@@ -63,7 +90,7 @@ describe('wasm training kernels: Conv2D gradients', () => {
     expect(relError(wasm[1]!, cpu[1]!), 'dw').toBeLessThan(1e-5);
   });
 
-  it.each(['perTap', 'im2col', 'conv', 'auto'] as const)(
+  it.each(['direct', 'perTap', 'im2col', 'conv', 'auto'] as const)(
     'the %s formulation of the filter gradient agrees',
     async (m) => {
       registerWasmTrainingKernels({ filterGradMethod: m });
@@ -78,6 +105,46 @@ describe('wasm training kernels: Conv2D gradients', () => {
       }
     },
   );
+
+  it.each(CONV_CASES)('forward: x %j, filter %j, strides %j, pad %j equal the cpu backend', async (...c) => {
+    const [xs, ws, strides, pad] = c;
+    const run = () => {
+      const x = seededTensor(xs, 1) as tf.Tensor4D;
+      const w = seededTensor(ws, 2) as tf.Tensor4D;
+      const bias = seededTensor([ws[3]!], 3) as tf.Tensor1D;
+      return [
+        tf.conv2d(x, w, strides, pad),
+        // FusedConv2D (inference): with a bias (native kernel + Add) and with an activation (tfjs's kernel).
+        tf.fused.conv2d({ x, filter: w, strides, pad, bias }),
+        tf.fused.conv2d({ x, filter: w, strides, pad, bias, activation: 'relu' }),
+      ];
+    };
+    const cpu = await valuesOn('cpu', run);
+    const wasm = await valuesOn('wasm', run);
+    for (let i = 0; i < cpu.length; i++)
+      expect(relError(wasm[i]!, cpu[i]!), `output ${i}`).toBeLessThan(1e-5);
+  });
+
+  it('forward with the native kernels off equals the cpu backend too', async () => {
+    registerWasmTrainingKernels({ nativeConvolutions: false, filterGradMethod: 'perTap' });
+    try {
+      for (const c of CONV_CASES.slice(-4)) {
+        const run = () => [
+          tf.conv2d(seededTensor(c[0], 1) as tf.Tensor4D, seededTensor(c[1], 2) as tf.Tensor4D, c[2], c[3]),
+        ];
+        expect(relError((await valuesOn('wasm', run))[0]!, (await valuesOn('cpu', run))[0]!)).toBeLessThan(
+          1e-5,
+        );
+      }
+    } finally {
+      registerWasmTrainingKernels();
+    }
+  });
+
+  it("loads fer-cbam's own SIMD kernels on the backend's memory (the plain SIMD build here)", () => {
+    const backend = tf.findBackend('wasm') as unknown as { wasm: { wasmMemory?: unknown } };
+    expect(nativeKernels(backend)).not.toBeNull();
+  });
 
   it('NCHW kernels agree with the cpu backend', async () => {
     const attrs = { strides: [2, 2], pad: 'same', dataFormat: 'NCHW' };
@@ -100,6 +167,32 @@ describe('wasm training kernels: Conv2D gradients', () => {
     expect(relError(wasm[0]!, cpu[0]!)).toBeLessThan(1e-5);
     expect(relError(wasm[1]!, cpu[1]!)).toBeLessThan(1e-5);
   });
+});
+
+describe('wasm training kernels: native BatchNorm moments and gradient', () => {
+  // c = 6: SIMD groups and a scalar remainder; [700, 1]: one channel over several summation blocks;
+  // [8, 44, 44, 16] with mean 2, std 3: float32 sums over 15,488 positions.
+  it.each([[[3, 4, 5, 6]], [[700, 1]], [[2, 7, 7, 16]], [[8, 44, 44, 16]]])(
+    'shape %j equals the cpu backend (tfjs ops)',
+    async (shape) => {
+      expect(tf.getKernel(CHANNEL_MOMENTS_KERNEL, 'wasm')).toBeDefined();
+      expect(tf.getKernel(BATCH_NORM_GRAD_KERNEL, 'wasm')).toBeDefined();
+      const c = shape[shape.length - 1]!;
+      const run = () => {
+        const x = tf.add(tf.mul(seededTensor(shape, 7), 3), 2);
+        const dy = seededTensor(shape, 8);
+        const gamma = seededTensor([c], 9);
+        const { mean, variance } = channelMoments(x);
+        const g = batchNormGradients(x, dy, mean, variance, gamma, 1e-3);
+        return [mean, variance, g.dx, g.dgamma, g.dbeta];
+      };
+      const cpu = await valuesOn('cpu', run);
+      const wasm = await valuesOn('wasm', run);
+      for (const [i, name] of ['mean', 'variance', 'dx', 'dgamma', 'dbeta'].entries()) {
+        expect(relError(wasm[i]!, cpu[i]!), name).toBeLessThan(1e-5);
+      }
+    },
+  );
 });
 
 describe('wasm training kernels: depthwise gradients', () => {
