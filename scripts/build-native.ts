@@ -15,7 +15,12 @@ import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const SOURCES = ['native/batch_norm.c', 'native/conv2d.c', 'native/conv_filter_grad.c'];
+const SOURCES = [
+  'native/batch_norm.c',
+  'native/conv2d.c',
+  'native/conv_filter_grad.c',
+  'native/elementwise.c',
+];
 const OUT = 'src/backends/wasm_native_binary.ts';
 const COMMON = ['--target=wasm32', '-O3', '-msimd128', '-fno-builtin', '-nostdlib', '-Wall', '-Werror'];
 const LINK = ['-Wl,--no-entry', '-Wl,--import-memory', '-Wl,--strip-all'];

@@ -620,20 +620,38 @@ function poolReduceKernel(original: tf.KernelConfig | null, kind: 'sum' | 'mean'
   return (args: KernelArgs): TensorInfo => {
     const { inputs, backend, attrs } = args;
     const x = inputs.x!;
-    const { axis, keepDims } = attrs as { axis: number | number[]; keepDims: boolean };
-    const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((p, q) => p - q);
+    // Sum and Mean name their axes `axis`, Max `reductionIndices`.
+    const { axis, reductionIndices, keepDims } = attrs as {
+      axis?: number | number[];
+      reductionIndices?: number | number[];
+      keepDims: boolean;
+    };
+    const axes = [...new Set(tf.util.parseAxisParam(axis ?? reductionIndices!, x.shape))].sort(
+      (p, q) => p - q,
+    );
     const first = axes[0] ?? 0;
     const last = axes[axes.length - 1] ?? 0;
-    const block = axes.length > 0 && last < x.shape.length - 1 && last - first === axes.length - 1;
+    const contiguous = axes.length > 0 && last - first === axes.length - 1;
+    const block = contiguous && last < x.shape.length - 1;
     const before = tf.util.sizeFromShape(x.shape.slice(0, first));
     const reduced = tf.util.sizeFromShape(x.shape.slice(first, last + 1));
     const after = tf.util.sizeFromShape(x.shape.slice(last + 1));
-    if (!block || x.dtype !== 'float32' || original == null || before * reduced * after === 0) {
-      return original!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
-    }
     const outShape = keepDims
       ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d))
       : x.shape.filter((_, i) => i < first || i > last);
+    const native = kind === 'max' && contiguous && x.dtype === 'float32' ? nativeKernels(backend) : null;
+    if (native && before * reduced * after > 0) {
+      // fer-cbam's kernel (native/elementwise.c), also over the last axis (CBAM's channel max); a NaN
+      // gives NaN, as in the cpu backend.
+      const wb = backend as unknown as WasmHeapBackend;
+      const out = wb.makeOutput(outShape, 'float32');
+      const at = (t: TensorInfo) => wb.dataIdMap.get(t.dataId).memoryOffset;
+      native.max_middle(at(x), at(out), before, reduced, after);
+      return out;
+    }
+    if (!block || x.dtype !== 'float32' || original == null || before * reduced * after === 0) {
+      return original!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+    }
     const pooled = withScope(backend, WASM, (s) => {
       const d = balancedDivisor(reduced);
       let out = s.run(
@@ -732,38 +750,130 @@ function equalKernel(original: tf.KernelConfig | null) {
     const out = wb.makeOutput(outShape, 'bool');
     const size = tf.util.sizeFromShape(outShape);
     if (size === 0) return out;
+    const plan = broadcastPlan(outShape, a.shape, b.shape);
+    const a0 = wb.dataIdMap.get(a.dataId).memoryOffset;
+    const b0 = wb.dataIdMap.get(b.dataId).memoryOffset;
+    const o0 = wb.dataIdMap.get(out.dataId).memoryOffset;
+    const native = a.dtype === 'float32' ? nativeKernels(backend) : null;
+    const [d0, d1, d2, sa0, sa1, sa2, sb0, sb1, sb2] = innerThree(plan) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    if (native) {
+      // fer-cbam's kernel (native/elementwise.c) over the last three merged axes.
+      forEachBlock(plan, (da, db, block) => {
+        native.equal3(a0 + 4 * da, b0 + 4 * db, o0 + block, d0, d1, d2, sa0, sa1, sa2, sb0, sb1, sb2);
+      });
+      return out;
+    }
     const buffer = wb.wasm.HEAPU8.buffer;
     const heap = a.dtype === 'float32' ? new Float32Array(buffer) : new Int32Array(buffer);
     const bytes = new Uint8Array(buffer);
-    const a0 = wb.dataIdMap.get(a.dataId).memoryOffset / 4;
-    const b0 = wb.dataIdMap.get(b.dataId).memoryOffset / 4;
-    let o = wb.dataIdMap.get(out.dataId).memoryOffset;
-    const { dims, sa, sb } = broadcastPlan(outShape, a.shape, b.shape);
-    // Three nested loops over the last three merged axes, an odometer over any before them.
-    const r = dims.length;
-    const [d0, d1, d2] = [dims[r - 3]!, dims[r - 2]!, dims[r - 1]!];
-    const [sa0, sa1, sa2] = [sa[r - 3]!, sa[r - 2]!, sa[r - 1]!];
-    const [sb0, sb1, sb2] = [sb[r - 3]!, sb[r - 2]!, sb[r - 1]!];
-    const idx = new Array<number>(r - 3).fill(0);
-    for (let block = 0; block < size / (d0 * d1 * d2); block++) {
-      let baseA = a0;
-      let baseB = b0;
-      for (let k = 0; k < r - 3; k++) {
-        baseA += idx[k]! * sa[k]!;
-        baseB += idx[k]! * sb[k]!;
-      }
+    forEachBlock(plan, (da, db, block) => {
+      let o = o0 + block;
       for (let i0 = 0; i0 < d0; i0++) {
         for (let i1 = 0; i1 < d1; i1++) {
-          let pa = baseA + i0 * sa0 + i1 * sa1;
-          let pb = baseB + i0 * sb0 + i1 * sb1;
+          let pa = a0 / 4 + da + i0 * sa0 + i1 * sa1;
+          let pb = b0 / 4 + db + i0 * sb0 + i1 * sb1;
           for (let i2 = 0; i2 < d2; i2++, pa += sa2, pb += sb2) bytes[o++] = heap[pa] === heap[pb] ? 1 : 0;
         }
       }
-      for (let k = r - 4; k >= 0; k--) {
-        if (++idx[k]! < dims[k]!) break;
-        idx[k] = 0;
-      }
+    });
+    return out;
+  };
+}
+
+/** The sizes and strides of the last three merged axes of a {@link broadcastPlan}. */
+function innerThree(plan: { dims: number[]; sa: number[]; sb: number[] }): number[] {
+  const r = plan.dims.length;
+  return [...plan.dims.slice(r - 3), ...plan.sa.slice(r - 3), ...plan.sb.slice(r - 3)];
+}
+
+/**
+ * Calls `body(offsetA, offsetB, outIndex)` (element offsets) for every block of the last three
+ * merged axes of `plan`, an odometer over the axes before them.
+ */
+function forEachBlock(
+  plan: { dims: number[]; sa: number[]; sb: number[] },
+  body: (da: number, db: number, outIndex: number) => void,
+): void {
+  const { dims, sa, sb } = plan;
+  const r = dims.length;
+  const inner = dims[r - 3]! * dims[r - 2]! * dims[r - 1]!;
+  const blocks = tf.util.sizeFromShape(dims) / inner;
+  const idx = new Array<number>(r - 3).fill(0);
+  for (let block = 0; block < blocks; block++) {
+    let da = 0;
+    let db = 0;
+    for (let k = 0; k < r - 3; k++) {
+      da += idx[k]! * sa[k]!;
+      db += idx[k]! * sb[k]!;
     }
+    body(da, db, block * inner);
+    for (let k = r - 4; k >= 0; k--) {
+      if (++idx[k]! < dims[k]!) break;
+      idx[k] = 0;
+    }
+  }
+}
+
+const BINARY_OPS = { Multiply: 0, Add: 1, Sub: 2, RealDiv: 3 } as const;
+
+/**
+ * `Multiply`, `Add`, `Sub` and `RealDiv` of float32 operands of different shapes (broadcasting) by
+ * fer-cbam's SIMD kernel (native/elementwise.c) over the merged axes of {@link broadcastPlan}: the
+ * backend's broadcasting ops compute an index per element, 12x slower than the same op without
+ * broadcasting for CBAM's gate products. Same-shape operands, other types and a missing native
+ * module go to the backend's kernel.
+ */
+function broadcastBinaryKernel(original: tf.KernelConfig | null, op: keyof typeof BINARY_OPS) {
+  return (args: KernelArgs): TensorInfo => {
+    const { inputs, backend } = args;
+    const a = inputs.a!;
+    const b = inputs.b!;
+    const native =
+      original != null &&
+      a.dtype === 'float32' &&
+      b.dtype === 'float32' &&
+      !tf.util.arraysEqual(a.shape, b.shape)
+        ? nativeKernels(backend)
+        : null;
+    if (native == null) {
+      return original!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+    }
+    const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    const wb = backend as unknown as WasmHeapBackend;
+    const out = wb.makeOutput(outShape, 'float32');
+    if (tf.util.sizeFromShape(outShape) === 0) return out;
+    const plan = broadcastPlan(outShape, a.shape, b.shape);
+    const a0 = wb.dataIdMap.get(a.dataId).memoryOffset;
+    const b0 = wb.dataIdMap.get(b.dataId).memoryOffset;
+    const o0 = wb.dataIdMap.get(out.dataId).memoryOffset;
+    const [d0, d1, d2, sa0, sa1, sa2, sb0, sb1, sb2] = innerThree(plan);
+    forEachBlock(plan, (da, db, block) => {
+      native.binary3(
+        a0 + 4 * da,
+        b0 + 4 * db,
+        o0 + 4 * block,
+        d0!,
+        d1!,
+        d2!,
+        sa0!,
+        sa1!,
+        sa2!,
+        sb0!,
+        sb1!,
+        sb2!,
+        BINARY_OPS[op],
+      );
+    });
     return out;
   };
 }
@@ -908,6 +1018,10 @@ export function registerWasmTrainingKernels(options: WasmTrainingKernelOptions =
     ['Mean', (original) => poolReduceKernel(original, 'mean')],
     ['Max', (original) => poolReduceKernel(original, 'max')],
     ['Equal', equalKernel],
+    ['Multiply', (original) => broadcastBinaryKernel(original, 'Multiply')],
+    ['Add', (original) => broadcastBinaryKernel(original, 'Add')],
+    ['Sub', (original) => broadcastBinaryKernel(original, 'Sub')],
+    ['RealDiv', (original) => broadcastBinaryKernel(original, 'RealDiv')],
     ['FusedBatchNorm', batchNormKernel],
   ];
   if (o.nativeConvolutions) {

@@ -10,6 +10,42 @@ import { NATIVE_WASM_PLAIN, NATIVE_WASM_SHARED } from './wasm_native_binary';
 
 /** The exported functions; pointers are byte offsets into the backend's memory. @internal */
 export interface NativeKernels {
+  /**
+   * `out[i0, i1, i2] = a[i0*sa0 + i1*sa1 + i2*sa2] (op) b[...]` over float32, `out` contiguous;
+   * op 0 multiply, 1 add, 2 subtract, 3 divide.
+   */
+  binary3(
+    a: number,
+    b: number,
+    out: number,
+    d0: number,
+    d1: number,
+    d2: number,
+    sa0: number,
+    sa1: number,
+    sa2: number,
+    sb0: number,
+    sb1: number,
+    sb2: number,
+    op: number,
+  ): void;
+  /** The same with `out` bytes `a == b` (1 or 0). */
+  equal3(
+    a: number,
+    b: number,
+    out: number,
+    d0: number,
+    d1: number,
+    d2: number,
+    sa0: number,
+    sa1: number,
+    sa2: number,
+    sb0: number,
+    sb1: number,
+    sb2: number,
+  ): void;
+  /** `x` `[outer, mid, inner]` to `out` `[outer, inner]`: the maximum over `mid` (NaN if any is). */
+  max_middle(x: number, out: number, outer: number, mid: number, inner: number): void;
   /** BatchNorm's batch mean and biased variance per channel of `x` `[n, c]`; `scratch`: `c` floats. */
   channel_moments(x: number, mean: number, variance: number, scratch: number, n: number, c: number): void;
   /** BatchNorm's closed-form gradient (src/ops/batch_norm.ts); `scratch`: `4c` floats. */

@@ -427,6 +427,73 @@ describe('wasm pooling kernels: non-finite values', () => {
   });
 });
 
+describe('wasm native max: NaN and infinities as in the cpu backend', () => {
+  it('over the last axis and over middle axes with 4 or more values per row (SIMD lanes)', async () => {
+    const nan = Number.NaN;
+    const rows = [
+      [nan, 1, 2, 3, 4, 5, 6, 7],
+      [1, nan, 2, 3, 4, 5, 6, 7],
+      [1, 2, 3, 4, 5, 6, 7, nan],
+      [Number.NEGATIVE_INFINITY, 2, Number.POSITIVE_INFINITY, 3, -1, -2, -3, -4],
+    ];
+    const run = () => {
+      const x = tf.tensor2d(rows); // [4, 8]
+      return [
+        tf.max(x, -1),
+        tf.max(x, 0),
+        tf.max(tf.reshape(x, [2, 2, 8]), 1),
+        tf.max(tf.reshape(tf.transpose(x), [8, 4]), 0),
+      ];
+    };
+    const cpu = await valuesOn('cpu', run);
+    const wasm = await valuesOn('wasm', run);
+    for (let i = 0; i < cpu.length; i++) expect(Array.from(wasm[i]!), String(i)).toEqual(Array.from(cpu[i]!));
+  });
+});
+
+describe('wasm native broadcasting: Multiply, Add, Sub, RealDiv', () => {
+  it.each([
+    [
+      [2, 5, 5, 8],
+      [2, 1, 1, 8],
+    ], // CBAM's channel gate
+    [
+      [2, 5, 5, 8],
+      [2, 5, 5, 1],
+    ], // and spatial gate
+    [
+      [2, 1, 1, 8],
+      [2, 5, 5, 8],
+    ],
+    [
+      [2, 5, 5, 1],
+      [2, 5, 5, 8],
+    ],
+    [[2, 5, 5, 6], [6]], // 6: SIMD and a scalar remainder
+    [
+      [3, 1, 4],
+      [1, 5, 1],
+    ], // both broadcast
+    [
+      [2, 3, 2, 3, 5],
+      [2, 1, 2, 1, 5],
+    ], // more than three merged axes: the odometer
+    [[7], []],
+  ])('%j with %j equals the cpu backend', async (sa, sb) => {
+    const run = () => {
+      const a = seededTensor(sa, 16);
+      const b = tf.add(seededTensor(sb, 17), 3); // away from 0 for the division
+      return [tf.mul(a, b), tf.add(a, b), tf.sub(a, b), tf.div(a, b), tf.sub(b, a), tf.div(b, a)];
+    };
+    const cpu = await valuesOn('cpu', run);
+    const wasm = await valuesOn('wasm', run);
+    for (let i = 0; i < cpu.length; i++) {
+      expect(wasm[i]!.length, String(i)).toBe(cpu[i]!.length);
+      expect(relError(wasm[i]!, cpu[i]!), String(i)).toBeLessThan(1e-6);
+    }
+  });
+});
+
 describe('wasm heap kernels: SplitV', () => {
   it.each([
     [[64, 5, 5, 2], 2, 3],
@@ -494,6 +561,10 @@ describe('wasm heap kernels: Equal with broadcasting', () => {
       [4, 1],
     ],
     [[3], []],
+    [
+      [2, 3, 2, 3, 5],
+      [2, 1, 2, 1, 5],
+    ],
   ])('equal(%j, %j) matches the cpu backend for float32 and int32', async (sa, sb) => {
     for (const dtype of ['float32', 'int32'] as const) {
       const run = () => {
