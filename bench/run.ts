@@ -78,7 +78,8 @@ if (args.help) {
       '  --modes LIST         train,forward (default both)',
       '  --reps N             repetitions, alternating which side goes first (default 2)',
       '  --steps N            timed steps per measurement (default 3), after --warmup N untimed (default 1)',
-      '  --backends LIST      fer-cbam backends: wasm, webgpu, tensorflow, cpu (default wasm; threads apply to wasm)',
+      "  --backends LIST      fer-cbam backends: wasm, wasm-xnnpack (wasm without fer-cbam's native kernels, for",
+      '                       before/after in one run), webgpu, tensorflow, cpu (default wasm; threads apply to wasm)',
       "  --loop on|off        time train()'s whole loop against the bare step (default on)",
       '  --loop-batches N     batches of the train() measurement (default 8)',
       '  --torch auto|off     the PyTorch reference side by side (default auto: when python3 has torch)',
@@ -190,8 +191,11 @@ function findPython(): string | null {
 }
 
 const tsxCli = path.join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+/** wasm, and wasm with tfjs's and the XNNPACK kernels only (`wasm-xnnpack`). */
+const isWasm = (backend: string) => backend === 'wasm' || backend === 'wasm-xnnpack';
 function ferWorker(backend: string, threads: number | null): LineWorker {
-  const argv = [tsxCli, path.join(here, 'step_worker.ts'), '--backend', backend];
+  const argv = [tsxCli, path.join(here, 'step_worker.ts'), '--backend', isWasm(backend) ? 'wasm' : backend];
+  if (backend === 'wasm-xnnpack') argv.push('--kernels', 'xnnpack');
   if (threads !== null) argv.push('--threads', String(threads));
   return new LineWorker(`fer-cbam ${backend}${threads ? ` ${threads}t` : ''}`, process.execPath, argv);
 }
@@ -242,8 +246,8 @@ async function main(): Promise<void> {
     : null;
   const fer = new Map<string, LineWorker>();
   const workerFor = (backend: string, threads: number) => {
-    const key = backend === 'wasm' ? `${backend}/${threads}` : backend;
-    if (!fer.has(key)) fer.set(key, ferWorker(backend, backend === 'wasm' ? threads : null));
+    const key = isWasm(backend) ? `${backend}/${threads}` : backend;
+    if (!fer.has(key)) fer.set(key, ferWorker(backend, isWasm(backend) ? threads : null));
     return fer.get(key)!;
   };
   const torchInfo = torch ? await torch.ready : null;
@@ -285,7 +289,7 @@ async function main(): Promise<void> {
                   model: m.name,
                   batch,
                   mode,
-                  threads: side === 'pytorch' || backend === 'wasm' ? threads : null,
+                  threads: side === 'pytorch' || isWasm(backend) ? threads : null,
                   rep,
                   imgPerSec: r.imgPerSec as number,
                   msPerStep: r.msPerStep as number,

@@ -3,7 +3,7 @@
  * thread pool is set once at start (tfjs cannot resize it) and the orchestrator (bench/run.ts) can
  * alternate it with the PyTorch worker (bench/torch_speed.py --serve) measurement by measurement.
  *
- *   tsx bench/step_worker.ts --backend wasm --threads 1
+ *   tsx bench/step_worker.ts --backend wasm --threads 1 [--kernels native|xnnpack]
  *
  * Reads one JSON request per line on stdin and answers one JSON line on stdout (logs go to stderr):
  * - `{ op: 'step', model, batch, mode: 'train' | 'forward', steps, warmup }`: a bare step
@@ -39,7 +39,12 @@ import { createModel } from '../src/models';
 import { evaluate, train } from '../src/train';
 
 const { values: args } = parseArgs({
-  options: { backend: { type: 'string', default: 'wasm' }, threads: { type: 'string' } },
+  options: {
+    backend: { type: 'string', default: 'wasm' },
+    threads: { type: 'string' },
+    /** `xnnpack`: wasm without fer-cbam's native kernels (registerWasmTrainingKernels' nativeKernels). */
+    kernels: { type: 'string', default: 'native' },
+  },
 });
 
 export interface StepRequest {
@@ -57,7 +62,12 @@ export interface StepRequest {
 
 const threads = args.threads === undefined ? 'auto' : Number(args.threads);
 tf.env().set('PROD', true);
-const backend = await useBackend(args.backend as BackendName, { wasm: { threads } });
+if (args.kernels !== 'native' && args.kernels !== 'xnnpack') {
+  throw new RangeError(`step_worker: --kernels takes native or xnnpack, not "${args.kernels}"`);
+}
+const backend = await useBackend(args.backend as BackendName, {
+  wasm: { threads, trainingKernels: { nativeKernels: args.kernels === 'native' } },
+});
 let threadCount: number | null = null;
 if (backend === 'wasm') threadCount = (await import('@tensorflow/tfjs-backend-wasm')).getThreadsCount();
 

@@ -57,28 +57,32 @@ export interface WasmTrainingKernelOptions {
   replaceConv2DBackpropInput?: boolean;
 
   /**
-   * Run `Conv2D` and `FusedConv2D` (without an activation) on fer-cbam's own SIMD kernel where it
-   * applies (NHWC, dilation 1, output channels a multiple of 4): faster than XNNPACK's on one thread
-   * for 1-128 channels, and used by the input gradient's convolutions too. It runs on the calling
-   * thread only, also with several wasm threads. Defaults to `true`.
+   * Use fer-cbam's own SIMD kernels (native/*.c, run in place on the backend's memory, on the calling
+   * thread only, also with several wasm threads) where they apply: `Conv2D` and `FusedConv2D`
+   * without an activation (NHWC, dilation 1, output channels a multiple of 4; also the input
+   * gradient's convolutions), the `'direct'` filter gradient of `'auto'`, BatchNorm's batch moments
+   * and closed-form gradient ({@link FusedBatchNormalization}), broadcasting `Multiply`/`Add`/`Sub`/
+   * `RealDiv`/`Equal`, and `Max`. On one thread they make a ResNet-10 width-16 training step about
+   * 1.6x faster than XNNPACK's kernels (docs/backends.md). `false` gives tfjs-backend-wasm's kernels
+   * and the XNNPACK compositions, for comparison. Defaults to `true`.
    */
-  nativeConvolutions?: boolean;
-
-  /**
-   * Register fer-cbam's BatchNorm training kernels (batch moments and the closed-form gradient of
-   * {@link FusedBatchNormalization}) as SIMD kernels of its own, in place of about 17 tfjs kernels per
-   * BatchNorm. Defaults to `true`.
-   */
-  nativeBatchNorm?: boolean;
+  nativeKernels?: boolean;
 }
 
 /** Defaults of {@link WasmTrainingKernelOptions}. @category Backends */
 export const WASM_TRAINING_KERNEL_DEFAULTS: Readonly<Required<WasmTrainingKernelOptions>> = Object.freeze({
   filterGradMethod: 'auto',
   replaceConv2DBackpropInput: true,
-  nativeConvolutions: true,
-  nativeBatchNorm: true,
+  nativeKernels: true,
 });
+
+/** Whether the registered kernels may use the native module (set by {@link registerWasmTrainingKernels}). */
+let nativeEnabled = true;
+
+/** The native kernels on `backend`, or null when they are switched off or cannot load there. */
+function native(backend: object): NativeKernels | null {
+  return nativeEnabled ? nativeKernels(backend) : null;
+}
 
 /** Runs an NHWC body on NCHW operands by transposing in and (optionally) out. */
 function nchwToNhwc(s: KernelScope, x: TensorInfo): TensorInfo {
@@ -96,10 +100,12 @@ function conv2DBackpropFilterKernel(method: FilterGradMethod) {
         dy = nchwToNhwc(s, dy);
       }
       const g = convGeometry(x.shape, filterShape, strides, pad, dimRoundingMode, false);
-      const direct = method === 'direct' || (method === 'auto' && g.outChannels > AUTO_CONV_MAX_OUT_CHANNELS);
+      const direct =
+        nativeEnabled &&
+        (method === 'direct' || (method === 'auto' && g.outChannels > AUTO_CONV_MAX_OUT_CHANNELS));
       if (direct && g.outChannels % 4 === 0 && x.dtype === 'float32' && dy.dtype === 'float32') {
-        const native = nativeKernels(backend);
-        if (native) return directFilterGrad(s, native, x, dy, g);
+        const kernels = native(backend);
+        if (kernels) return directFilterGrad(s, kernels, x, dy, g);
       }
       return conv2DBackpropFilterNHWC(
         s,
@@ -169,16 +175,16 @@ function conv2DKernel(original: tf.KernelConfig | null, fused: boolean) {
     const a = attrs as Record<string, any>;
     const x = inputs.x!;
     const filter = inputs.filter!;
-    const native =
+    const kernels =
       x.dtype === 'float32' &&
       filter.dtype === 'float32' &&
       !isChannelsFirst(a.dataFormat) &&
       isUnitDilation(a.dilations) &&
       filter.shape[3]! % 4 === 0 &&
       (!fused || ((a.activation ?? 'linear') === 'linear' && inputs.preluActivationWeights == null))
-        ? nativeKernels(backend)
+        ? native(backend)
         : null;
-    if (native == null) {
+    if (kernels == null) {
       return original!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
     }
     return withScope(backend, WASM, (s) => {
@@ -189,7 +195,7 @@ function conv2DKernel(original: tf.KernelConfig | null, fused: boolean) {
         return s.run('Fill', {}, { shape: out.shape, value: 0, dtype: 'float32' });
       }
       const at = (t: TensorInfo) => wb.dataIdMap.get(t.dataId).memoryOffset;
-      native.conv2d_nhwc(
+      kernels.conv2d_nhwc(
         at(x),
         at(filter),
         at(out),
@@ -224,7 +230,7 @@ function requireNative(backend: object, kernel: string): NativeKernels {
     throw new Error(
       `fer-cbam: ${kernel} needs fer-cbam's native wasm kernels, which could not be instantiated on this ` +
         'tfjs-backend-wasm backend (its memory was not found); call ' +
-        'registerWasmTrainingKernels({ nativeBatchNorm: false }) to use tfjs ops instead.',
+        'registerWasmTrainingKernels({ nativeKernels: false }) to use tfjs ops instead.',
     );
   }
   return native;
@@ -639,14 +645,14 @@ function poolReduceKernel(original: tf.KernelConfig | null, kind: 'sum' | 'mean'
     const outShape = keepDims
       ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d))
       : x.shape.filter((_, i) => i < first || i > last);
-    const native = kind === 'max' && contiguous && x.dtype === 'float32' ? nativeKernels(backend) : null;
-    if (native && before * reduced * after > 0) {
+    const kernels = kind === 'max' && contiguous && x.dtype === 'float32' ? native(backend) : null;
+    if (kernels && before * reduced * after > 0) {
       // fer-cbam's kernel (native/elementwise.c), also over the last axis (CBAM's channel max); a NaN
       // gives NaN, as in the cpu backend.
       const wb = backend as unknown as WasmHeapBackend;
       const out = wb.makeOutput(outShape, 'float32');
       const at = (t: TensorInfo) => wb.dataIdMap.get(t.dataId).memoryOffset;
-      native.max_middle(at(x), at(out), before, reduced, after);
+      kernels.max_middle(at(x), at(out), before, reduced, after);
       return out;
     }
     if (!block || x.dtype !== 'float32' || original == null || before * reduced * after === 0) {
@@ -754,7 +760,7 @@ function equalKernel(original: tf.KernelConfig | null) {
     const a0 = wb.dataIdMap.get(a.dataId).memoryOffset;
     const b0 = wb.dataIdMap.get(b.dataId).memoryOffset;
     const o0 = wb.dataIdMap.get(out.dataId).memoryOffset;
-    const native = a.dtype === 'float32' ? nativeKernels(backend) : null;
+    const kernels = a.dtype === 'float32' ? native(backend) : null;
     const [d0, d1, d2, sa0, sa1, sa2, sb0, sb1, sb2] = innerThree(plan) as [
       number,
       number,
@@ -766,10 +772,10 @@ function equalKernel(original: tf.KernelConfig | null) {
       number,
       number,
     ];
-    if (native) {
+    if (kernels) {
       // fer-cbam's kernel (native/elementwise.c) over the last three merged axes.
       forEachBlock(plan, (da, db, block) => {
-        native.equal3(a0 + 4 * da, b0 + 4 * db, o0 + block, d0, d1, d2, sa0, sa1, sa2, sb0, sb1, sb2);
+        kernels.equal3(a0 + 4 * da, b0 + 4 * db, o0 + block, d0, d1, d2, sa0, sa1, sa2, sb0, sb1, sb2);
       });
       return out;
     }
@@ -838,14 +844,14 @@ function broadcastBinaryKernel(original: tf.KernelConfig | null, op: keyof typeo
     const { inputs, backend } = args;
     const a = inputs.a!;
     const b = inputs.b!;
-    const native =
+    const kernels =
       original != null &&
       a.dtype === 'float32' &&
       b.dtype === 'float32' &&
       !tf.util.arraysEqual(a.shape, b.shape)
-        ? nativeKernels(backend)
+        ? native(backend)
         : null;
-    if (native == null) {
+    if (kernels == null) {
       return original!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
     }
     const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
@@ -858,7 +864,7 @@ function broadcastBinaryKernel(original: tf.KernelConfig | null, op: keyof typeo
     const o0 = wb.dataIdMap.get(out.dataId).memoryOffset;
     const [d0, d1, d2, sa0, sa1, sa2, sb0, sb1, sb2] = innerThree(plan);
     forEachBlock(plan, (da, db, block) => {
-      native.binary3(
+      kernels.binary3(
         a0 + 4 * da,
         b0 + 4 * db,
         o0 + 4 * block,
@@ -1024,12 +1030,13 @@ export function registerWasmTrainingKernels(options: WasmTrainingKernelOptions =
     ['RealDiv', (original) => broadcastBinaryKernel(original, 'RealDiv')],
     ['FusedBatchNorm', batchNormKernel],
   ];
-  if (o.nativeConvolutions) {
+  nativeEnabled = o.nativeKernels;
+  if (o.nativeKernels) {
     wrappers.push(['Conv2D', (original) => conv2DKernel(original, false)]);
     wrappers.push(['FusedConv2D', (original) => conv2DKernel(original, true)]);
   }
   // fer-cbam's BatchNorm ops (src/ops/batch_norm.ts) fall back to tfjs ops where these are missing.
-  if (o.nativeBatchNorm && nativeKernelsLoadable()) {
+  if (o.nativeKernels && nativeKernelsLoadable()) {
     kernels.push({ kernelName: CHANNEL_MOMENTS_KERNEL, kernelFunc: channelMomentsKernel });
     kernels.push({ kernelName: BATCH_NORM_GRAD_KERNEL, kernelFunc: batchNormGradKernel });
   }

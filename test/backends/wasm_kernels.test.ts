@@ -125,16 +125,19 @@ describe('wasm training kernels: Conv2D gradients', () => {
       expect(relError(wasm[i]!, cpu[i]!), `output ${i}`).toBeLessThan(1e-5);
   });
 
-  it('forward with the native kernels off equals the cpu backend too', async () => {
-    registerWasmTrainingKernels({ nativeConvolutions: false, filterGradMethod: 'perTap' });
+  it('with the native kernels off (XNNPACK compositions) convolutions and gradients equal the cpu backend too', async () => {
+    registerWasmTrainingKernels({ nativeKernels: false });
     try {
-      for (const c of CONV_CASES.slice(-4)) {
+      expect(tf.getKernel(CHANNEL_MOMENTS_KERNEL, 'wasm')).toBeUndefined();
+      for (const c of CONV_CASES.slice(-8)) {
         const run = () => [
           tf.conv2d(seededTensor(c[0], 1) as tf.Tensor4D, seededTensor(c[1], 2) as tf.Tensor4D, c[2], c[3]),
+          ...convGrads(c)(),
         ];
-        expect(relError((await valuesOn('wasm', run))[0]!, (await valuesOn('cpu', run))[0]!)).toBeLessThan(
-          1e-5,
-        );
+        const cpu = await valuesOn('cpu', run);
+        const wasm = await valuesOn('wasm', run);
+        for (let i = 0; i < cpu.length; i++)
+          expect(relError(wasm[i]!, cpu[i]!), `${JSON.stringify(c)} ${i}`).toBeLessThan(1e-5);
       }
     } finally {
       registerWasmTrainingKernels();
