@@ -156,7 +156,7 @@ for (const [key, e] of results) {
   };
   rows.push(row);
   console.log(
-    `| ${key} | ${f1(row.native.forward)} | ${f1(row.xnnpack.forward)} | ${f1(p?.forward as unknown as number)} | ${f1(row.native.filterGrad)} | ${f1(row.xnnpack.filterGrad)} | ${f1(p?.filterGrad as unknown as number)} | ${f1(row.native.inputGrad)} | ${f1(row.xnnpack.inputGrad)} | ${row.native.inputGrad === row.native.inputGrad ? f1(p?.inputGrad as unknown as number) : ''} |`,
+    `| ${key} | ${f1(row.native.forward)} | ${f1(row.xnnpack.forward)} | ${f1(p?.forward as unknown as number)} | ${f1(row.native.filterGrad)} | ${f1(row.xnnpack.filterGrad)} | ${f1(p?.filterGrad as unknown as number)} | ${f1(row.native.inputGrad)} | ${f1(row.xnnpack.inputGrad)} | ${!Number.isNaN(row.native.inputGrad) ? f1(p?.inputGrad as unknown as number) : ''} |`,
   );
 }
 if (args.json)

@@ -76,7 +76,7 @@ if (args.help) {
       '  --batches LIST       batch sizes (default 64; the issue table uses 32,64,128)',
       '  --threads LIST       wasm and PyTorch thread counts (default 1,2)',
       '  --modes LIST         train,forward (default both)',
-      '  --reps N             repetitions, alternating which side goes first (default 2)',
+      '  --reps N             repetitions, alternating which side goes first; also of the train()/evaluate() runs (default 2)',
       '  --steps N            timed steps per measurement (default 3), after --warmup N untimed (default 1)',
       "  --backends LIST      fer-cbam backends: wasm, wasm-xnnpack (wasm without fer-cbam's native kernels, for",
       '                       before/after in one run), webgpu, tensorflow, cpu (default wasm; threads apply to wasm)',
@@ -204,6 +204,22 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
+/** One row per distinct `keys`, its numeric fields the medians over the rows that share them. */
+function medianRows(raw: Record<string, unknown>[], keys: string[]): Record<string, unknown>[] {
+  const groups = new Map<string, Record<string, unknown>[]>();
+  for (const r of raw) {
+    const k = JSON.stringify(keys.map((key) => r[key]));
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  return [...groups.values()].map((g) => {
+    const out: Record<string, unknown> = { ...g[0]!, reps: g.length };
+    for (const [field, v] of Object.entries(g[0]!)) {
+      if (typeof v === 'number' && !keys.includes(field))
+        out[field] = median(g.map((r) => r[field] as number));
+    }
+    return out;
+  });
+}
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(0)} %` : '');
 const fixed = (x: number | undefined, d = 1) => (x === undefined || !Number.isFinite(x) ? '' : x.toFixed(d));
 
@@ -307,9 +323,11 @@ async function main(): Promise<void> {
     }
   }
 
-  // The train() loop against the bare step, per model, batch and thread count (fer-cbam side).
-  const loopRows: Record<string, unknown>[] = [];
-  if (args.loop !== 'off' && modes.includes('train')) {
+  // The train() loop against the bare step, per model, batch and thread count (fer-cbam side),
+  // `reps` times with the order of the variants reversed every other repetition; medians.
+  const loopRaw: Record<string, unknown>[] = [];
+  const loopReps = args.loop !== 'off' ? reps : 0;
+  for (let rep = 0; rep < loopReps && modes.includes('train'); rep++) {
     for (const m of models) {
       for (const batch of batches) {
         // Each thread count with one process, and (wasm) one thread per process with train()'s
@@ -317,7 +335,7 @@ async function main(): Promise<void> {
         const variants = threadCounts.map((threads) => ({ threads, workers: 0 }));
         const most = Math.max(...threadCounts);
         if (threadCounts.includes(1) && most > 1) variants.push({ threads: 1, workers: most - 1 });
-        for (const { threads, workers } of variants) {
+        for (const { threads, workers } of rep % 2 ? variants.reverse() : variants) {
           for (const backend of backends) {
             if (workers > 0 && backend !== 'wasm') continue;
             const r = await workerFor(backend, threads).request({
@@ -328,24 +346,25 @@ async function main(): Promise<void> {
               data: dataPath,
               workers,
             });
-            loopRows.push({ backend, model: m.name, batch, threads, workers, ...r });
+            loopRaw.push({ backend, model: m.name, batch, threads, workers, ...r });
             log(
-              `  train() loop ${m.name} batch ${batch} ${threads}t${workers ? ` + ${workers} gradient worker(s)` : ''}: ${fixed(r.loopImgPerSec as number)} img/s vs bare step ${fixed(r.stepImgPerSec as number)} img/s (${String(r.source)})`,
+              `  rep ${rep + 1}/${loopReps} train() loop ${backend} ${m.name} batch ${batch} ${threads}t${workers ? ` + ${workers} gradient worker(s)` : ''}: ${fixed(r.loopImgPerSec as number)} img/s vs bare step ${fixed(r.stepImgPerSec as number)} img/s (${String(r.source)})`,
             );
           }
         }
       }
     }
   }
+  const loopRows = medianRows(loopRaw, ['backend', 'model', 'batch', 'threads', 'workers']);
   // evaluate() (the forward pass over a dataset) the same three ways.
-  const evalRows: Record<string, unknown>[] = [];
-  if (args.loop !== 'off' && modes.includes('forward')) {
+  const evalRaw: Record<string, unknown>[] = [];
+  for (let rep = 0; rep < loopReps && modes.includes('forward'); rep++) {
     const most = Math.max(...threadCounts);
     const variants = threadCounts.map((threads) => ({ threads, workers: 0 }));
     if (threadCounts.includes(1) && most > 1) variants.push({ threads: 1, workers: most - 1 });
     for (const m of models) {
       for (const batch of batches) {
-        for (const { threads, workers } of variants) {
+        for (const { threads, workers } of rep % 2 ? variants.reverse() : variants) {
           const r = await workerFor('wasm', threads).request({
             op: 'evaluate',
             model: m.name,
@@ -353,14 +372,15 @@ async function main(): Promise<void> {
             data: dataPath,
             workers,
           });
-          evalRows.push({ model: m.name, batch, threads, workers, ...r });
+          evalRaw.push({ model: m.name, batch, threads, workers, ...r });
           log(
-            `  evaluate() ${m.name} batch ${batch} ${threads}t${workers ? ` + ${workers} worker(s)` : ''}: ${fixed(r.evalImgPerSec as number)} img/s`,
+            `  rep ${rep + 1}/${loopReps} evaluate() ${m.name} batch ${batch} ${threads}t${workers ? ` + ${workers} worker(s)` : ''}: ${fixed(r.evalImgPerSec as number)} img/s`,
           );
         }
       }
     }
   }
+  const evalRows = medianRows(evalRaw, ['model', 'batch', 'threads', 'workers']);
   if (args.profile) {
     for (const m of models) {
       const t = Math.max(...threadCounts);
@@ -570,7 +590,7 @@ async function main(): Promise<void> {
     mkdirSync(path.dirname(path.resolve(args.json)), { recursive: true });
     writeFileSync(
       args.json,
-      `${JSON.stringify({ date: new Date().toISOString(), cores: os.cpus().length, torch: torchInfo?.torch ?? null, rows, summary, loop: loopRows, evaluate: evalRows, loader }, null, 2)}\n`,
+      `${JSON.stringify({ date: new Date().toISOString(), cores: os.cpus().length, torch: torchInfo?.torch ?? null, rows, summary, loop: loopRows, evaluate: evalRows, loopRuns: loopRaw, evaluateRuns: evalRaw, loader }, null, 2)}\n`,
     );
     log(`bench: wrote ${rows.length} measurements to ${args.json}`);
   }
