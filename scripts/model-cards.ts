@@ -189,6 +189,36 @@ if (existsSync(benchFile)) {
     "face-api's training data is not documented; it may include FER2013 images, so its number here is not a held-out score.",
   );
 }
+const reproFile = 'docs/models/reproduction.json';
+if (existsSync(reproFile)) {
+  const r = JSON.parse(readFileSync(reproFile, 'utf8')) as {
+    date: string;
+    machine: string;
+    runs: {
+      model: string;
+      what: string;
+      command: string;
+      shipped: Record<string, number>;
+      rerun: Record<string, number>;
+      note: string;
+    }[];
+  };
+  const show = (v: Record<string, number>) =>
+    Object.entries(v)
+      .map(([k, x]) => `${k} ${pct(x)}`)
+      .join(', ');
+  out.push(
+    '',
+    `Reproduction (${r.date}; ${r.machine}): each card's command run again and compared with the shipped model.`,
+    '',
+    '| model | what was re-run | shipped | re-run | note |',
+    '| --- | --- | --- | --- | --- |',
+    ...r.runs.map(
+      (x) =>
+        `| ${x.model} | ${x.what}: \`${x.command}\` | ${show(x.shipped)} | ${show(x.rerun)} | ${x.note} |`,
+    ),
+  );
+}
 out.push('', ...sections);
 await writeFile('docs/models.md', `${out.join('\n')}\n`);
 console.log('wrote docs/models.md');
