@@ -122,6 +122,27 @@ function conv2DBackpropFilterKernel(method: FilterGradMethod) {
   };
 }
 
+/** A convolution's geometry in the argument order of the native convolution kernels. */
+function nativeGeometry(
+  g: ConvGeometry,
+): [number, number, number, number, number, number, number, number, number, number, number, number, number] {
+  return [
+    g.batch,
+    g.inHeight,
+    g.inWidth,
+    g.inChannels,
+    g.outHeight,
+    g.outWidth,
+    g.outChannels,
+    g.filterHeight,
+    g.filterWidth,
+    g.strideHeight,
+    g.strideWidth,
+    g.padTop,
+    g.padLeft,
+  ];
+}
+
 /**
  * The filter gradient by fer-cbam's own SIMD kernel (native/conv_filter_grad.c), in place on the wasm
  * heap: 2.2-3.8x faster than the XNNPACK compositions on the ResNet layers (docs/backends.md), because
@@ -141,24 +162,7 @@ function directFilterGrad(
     return s.run('Fill', {}, { shape: dw.shape, value: 0, dtype: 'float32' });
   }
   const at = (t: TensorInfo) => wb.dataIdMap.get(t.dataId).memoryOffset;
-  native.conv2d_filter_grad_nhwc(
-    at(x),
-    at(dy),
-    at(dw),
-    g.batch,
-    g.inHeight,
-    g.inWidth,
-    g.inChannels,
-    g.outHeight,
-    g.outWidth,
-    g.outChannels,
-    g.filterHeight,
-    g.filterWidth,
-    g.strideHeight,
-    g.strideWidth,
-    g.padTop,
-    g.padLeft,
-  );
+  native.conv2d_filter_grad_nhwc(at(x), at(dy), at(dw), ...nativeGeometry(g));
   return dw;
 }
 
@@ -195,24 +199,7 @@ function conv2DKernel(original: tf.KernelConfig | null, fused: boolean) {
         return s.run('Fill', {}, { shape: out.shape, value: 0, dtype: 'float32' });
       }
       const at = (t: TensorInfo) => wb.dataIdMap.get(t.dataId).memoryOffset;
-      kernels.conv2d_nhwc(
-        at(x),
-        at(filter),
-        at(out),
-        g.batch,
-        g.inHeight,
-        g.inWidth,
-        g.inChannels,
-        g.outHeight,
-        g.outWidth,
-        g.outChannels,
-        g.filterHeight,
-        g.filterWidth,
-        g.strideHeight,
-        g.strideWidth,
-        g.padTop,
-        g.padLeft,
-      );
+      kernels.conv2d_nhwc(at(x), at(filter), at(out), ...nativeGeometry(g));
       return fused && inputs.bias != null ? s.run('Add', { a: out, b: inputs.bias }) : out;
     });
   };
