@@ -32,7 +32,13 @@ import {
   withScope,
   withScopeAll,
 } from './kernel_utils';
-import { type NativeKernels, nativeKernels, nativeKernelsLoadable } from './wasm_native';
+import {
+  type NativeConvGeometry,
+  type NativeKernels,
+  nativeKernels,
+  nativeKernelsLoadable,
+  type Strided3,
+} from './wasm_native';
 
 const WASM = 'wasm';
 /** XNNPACK runs BatchMatMul only without transposes; everything else falls back to a scalar loop. */
@@ -123,9 +129,7 @@ function conv2DBackpropFilterKernel(method: FilterGradMethod) {
 }
 
 /** A convolution's geometry in the argument order of the native convolution kernels. */
-function nativeGeometry(
-  g: ConvGeometry,
-): [number, number, number, number, number, number, number, number, number, number, number, number, number] {
+function nativeGeometry(g: ConvGeometry): NativeConvGeometry {
   return [
     g.batch,
     g.inHeight,
@@ -161,7 +165,7 @@ function directFilterGrad(
   if (g.batch * g.outHeight * g.outWidth * g.inChannels === 0) {
     return s.run('Fill', {}, { shape: dw.shape, value: 0, dtype: 'float32' });
   }
-  const at = (t: TensorInfo) => wb.dataIdMap.get(t.dataId).memoryOffset;
+  const at = (t: TensorInfo) => heapOffset(wb, t);
   native.conv2d_filter_grad_nhwc(at(x), at(dy), at(dw), ...nativeGeometry(g));
   return dw;
 }
@@ -198,16 +202,20 @@ function conv2DKernel(original: tf.KernelConfig | null, fused: boolean) {
       if (x.shape.some((d) => d === 0)) {
         return s.run('Fill', {}, { shape: out.shape, value: 0, dtype: 'float32' });
       }
-      const at = (t: TensorInfo) => wb.dataIdMap.get(t.dataId).memoryOffset;
+      const at = (t: TensorInfo) => heapOffset(wb, t);
       kernels.conv2d_nhwc(at(x), at(filter), at(out), ...nativeGeometry(g));
       return fused && inputs.bias != null ? s.run('Add', { a: out, b: inputs.bias }) : out;
     });
   };
 }
 
+/** A kernel's `dilations` attribute as `[height, width]` (absent: 1). */
+function dilationPair(dilations: unknown): unknown[] {
+  return dilations == null ? [1, 1] : Array.isArray(dilations) ? dilations : [dilations, dilations];
+}
+
 function isUnitDilation(dilations: unknown): boolean {
-  const d = dilations == null ? [1, 1] : Array.isArray(dilations) ? dilations : [dilations, dilations];
-  return d.every((v) => v === 1);
+  return dilationPair(dilations).every((v) => v === 1);
 }
 
 /** The native kernels of `backend`, or an error saying how to do without them. */
@@ -237,7 +245,7 @@ function channelMomentsKernel({ inputs, backend }: KernelArgs): TensorInfo[] {
     const mean = s.adopt(wb.makeOutput([c], 'float32'));
     const variance = s.adopt(wb.makeOutput([c], 'float32'));
     const scratch = s.adopt(wb.makeOutput([c], 'float32'));
-    const at = (t: TensorInfo) => wb.dataIdMap.get(t.dataId).memoryOffset;
+    const at = (t: TensorInfo) => heapOffset(wb, t);
     native.channel_moments(at(x), at(mean), at(variance), at(scratch), n, c);
     return [mean, variance];
   });
@@ -259,7 +267,7 @@ function batchNormGradKernel({ inputs, backend, attrs }: KernelArgs): TensorInfo
     const dgamma = s.adopt(wb.makeOutput([c], 'float32'));
     const dbeta = s.adopt(wb.makeOutput([c], 'float32'));
     const scratch = s.adopt(wb.makeOutput([4 * c], 'float32'));
-    const at = (t: TensorInfo) => wb.dataIdMap.get(t.dataId).memoryOffset;
+    const at = (t: TensorInfo) => heapOffset(wb, t);
     native.batch_norm_grad(
       at(x!),
       at(dy!),
@@ -299,9 +307,10 @@ function conv2DBackpropInputKernel({ inputs, backend, attrs }: KernelArgs): Tens
 }
 
 function checkDilations(dilations: unknown, where: string): void {
-  const d = dilations == null ? [1, 1] : Array.isArray(dilations) ? dilations : [dilations, dilations];
-  if (d.some((v) => v !== 1)) {
-    throw new Error(`${where}: dilations other than 1 are not supported in gradients, but got ${String(d)}.`);
+  if (!isUnitDilation(dilations)) {
+    throw new Error(
+      `${where}: dilations other than 1 are not supported in gradients, but got ${String(dilationPair(dilations))}.`,
+    );
   }
 }
 
@@ -376,6 +385,11 @@ interface WasmHeapBackend {
   wasm: { HEAPU8: Uint8Array };
   dataIdMap: { get(dataId: object): { memoryOffset: number } };
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+}
+
+/** Byte offset of a tensor's data on the wasm heap. */
+function heapOffset(backend: WasmHeapBackend, t: TensorInfo): number {
+  return backend.dataIdMap.get(t.dataId).memoryOffset;
 }
 
 /** An Int32Array (4-byte types) or Uint8Array (bool) view of the whole heap, and the element size. */
@@ -638,7 +652,7 @@ function poolReduceKernel(original: tf.KernelConfig | null, kind: 'sum' | 'mean'
       // gives NaN, as in the cpu backend.
       const wb = backend as unknown as WasmHeapBackend;
       const out = wb.makeOutput(outShape, 'float32');
-      const at = (t: TensorInfo) => wb.dataIdMap.get(t.dataId).memoryOffset;
+      const at = (t: TensorInfo) => heapOffset(wb, t);
       kernels.max_middle(at(x), at(out), before, reduced, after);
       return out;
     }
@@ -744,31 +758,22 @@ function equalKernel(original: tf.KernelConfig | null) {
     const size = tf.util.sizeFromShape(outShape);
     if (size === 0) return out;
     const plan = broadcastPlan(outShape, a.shape, b.shape);
-    const a0 = wb.dataIdMap.get(a.dataId).memoryOffset;
-    const b0 = wb.dataIdMap.get(b.dataId).memoryOffset;
-    const o0 = wb.dataIdMap.get(out.dataId).memoryOffset;
+    const a0 = heapOffset(wb, a);
+    const b0 = heapOffset(wb, b);
+    const o0 = heapOffset(wb, out);
     const kernels = a.dtype === 'float32' ? native(backend) : null;
-    const [d0, d1, d2, sa0, sa1, sa2, sb0, sb1, sb2] = innerThree(plan) as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
+    const inner = innerThree(plan);
     if (kernels) {
       // fer-cbam's kernel (native/elementwise.c) over the last three merged axes.
       forEachBlock(plan, (da, db, block) => {
-        kernels.equal3(a0 + 4 * da, b0 + 4 * db, o0 + block, d0, d1, d2, sa0, sa1, sa2, sb0, sb1, sb2);
+        kernels.equal3(a0 + 4 * da, b0 + 4 * db, o0 + block, ...inner);
       });
       return out;
     }
     const buffer = wb.wasm.HEAPU8.buffer;
     const heap = a.dtype === 'float32' ? new Float32Array(buffer) : new Int32Array(buffer);
     const bytes = new Uint8Array(buffer);
+    const [d0, d1, d2, sa0, sa1, sa2, sb0, sb1, sb2] = inner;
     forEachBlock(plan, (da, db, block) => {
       let o = o0 + block;
       for (let i0 = 0; i0 < d0; i0++) {
@@ -784,9 +789,9 @@ function equalKernel(original: tf.KernelConfig | null) {
 }
 
 /** The sizes and strides of the last three merged axes of a {@link broadcastPlan}. */
-function innerThree(plan: { dims: number[]; sa: number[]; sb: number[] }): number[] {
+function innerThree(plan: { dims: number[]; sa: number[]; sb: number[] }): Strided3 {
   const r = plan.dims.length;
-  return [...plan.dims.slice(r - 3), ...plan.sa.slice(r - 3), ...plan.sb.slice(r - 3)];
+  return [...plan.dims.slice(r - 3), ...plan.sa.slice(r - 3), ...plan.sb.slice(r - 3)] as Strided3;
 }
 
 /**
@@ -846,26 +851,12 @@ function broadcastBinaryKernel(original: tf.KernelConfig | null, op: keyof typeo
     const out = wb.makeOutput(outShape, 'float32');
     if (tf.util.sizeFromShape(outShape) === 0) return out;
     const plan = broadcastPlan(outShape, a.shape, b.shape);
-    const a0 = wb.dataIdMap.get(a.dataId).memoryOffset;
-    const b0 = wb.dataIdMap.get(b.dataId).memoryOffset;
-    const o0 = wb.dataIdMap.get(out.dataId).memoryOffset;
-    const [d0, d1, d2, sa0, sa1, sa2, sb0, sb1, sb2] = innerThree(plan);
+    const a0 = heapOffset(wb, a);
+    const b0 = heapOffset(wb, b);
+    const o0 = heapOffset(wb, out);
+    const inner = innerThree(plan);
     forEachBlock(plan, (da, db, block) => {
-      kernels.binary3(
-        a0 + 4 * da,
-        b0 + 4 * db,
-        o0 + 4 * block,
-        d0!,
-        d1!,
-        d2!,
-        sa0!,
-        sa1!,
-        sa2!,
-        sb0!,
-        sb1!,
-        sb2!,
-        BINARY_OPS[op],
-      );
+      kernels.binary3(a0 + 4 * da, b0 + 4 * db, o0 + 4 * block, ...inner, BINARY_OPS[op]);
     });
     return out;
   };

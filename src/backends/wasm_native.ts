@@ -8,42 +8,49 @@
  */
 import { NATIVE_WASM_PLAIN, NATIVE_WASM_SHARED } from './wasm_native_binary';
 
+/**
+ * A convolution's geometry in the native kernels' argument order: batch, input height, width and
+ * channels, output height, width and channels, filter height and width, strides, padding before
+ * the first row and column. @internal
+ */
+export type NativeConvGeometry = [
+  batch: number,
+  h: number,
+  w: number,
+  ci: number,
+  oh: number,
+  ow: number,
+  co: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  pt: number,
+  pl: number,
+];
+
+/** Sizes `d0, d1, d2` of three merged axes and each operand's element strides along them. @internal */
+export type Strided3 = [
+  d0: number,
+  d1: number,
+  d2: number,
+  sa0: number,
+  sa1: number,
+  sa2: number,
+  sb0: number,
+  sb1: number,
+  sb2: number,
+];
+
 /** The exported functions; pointers are byte offsets into the backend's memory. @internal */
 export interface NativeKernels {
   /**
    * `out[i0, i1, i2] = a[i0*sa0 + i1*sa1 + i2*sa2] (op) b[...]` over float32, `out` contiguous;
    * op 0 multiply, 1 add, 2 subtract, 3 divide.
    */
-  binary3(
-    a: number,
-    b: number,
-    out: number,
-    d0: number,
-    d1: number,
-    d2: number,
-    sa0: number,
-    sa1: number,
-    sa2: number,
-    sb0: number,
-    sb1: number,
-    sb2: number,
-    op: number,
-  ): void;
+  binary3(a: number, b: number, out: number, ...inner: [...Strided3, op: number]): void;
   /** The same with `out` bytes `a == b` (1 or 0). */
-  equal3(
-    a: number,
-    b: number,
-    out: number,
-    d0: number,
-    d1: number,
-    d2: number,
-    sa0: number,
-    sa1: number,
-    sa2: number,
-    sb0: number,
-    sb1: number,
-    sb2: number,
-  ): void;
+  equal3(a: number, b: number, out: number, ...inner: Strided3): void;
   /** `x` `[outer, mid, inner]` to `out` `[outer, inner]`: the maximum over `mid` (NaN if any is). */
   max_middle(x: number, out: number, outer: number, mid: number, inner: number): void;
   /** BatchNorm's batch mean and biased variance per channel of `x` `[n, c]`; `scratch`: `c` floats. */
@@ -67,46 +74,12 @@ export interface NativeKernels {
    * `out[b, y, x, o] = sum_{i, j, c} x[b, y*sh + i - pt, x*sw + j - pl, c] * f[i, j, c, o]`, NHWC,
    * float32, `co % 4 == 0`; `out` is overwritten.
    */
-  conv2d_nhwc(
-    x: number,
-    f: number,
-    out: number,
-    batch: number,
-    h: number,
-    w: number,
-    ci: number,
-    oh: number,
-    ow: number,
-    co: number,
-    kh: number,
-    kw: number,
-    sh: number,
-    sw: number,
-    pt: number,
-    pl: number,
-  ): void;
+  conv2d_nhwc(x: number, f: number, out: number, ...geometry: NativeConvGeometry): void;
   /**
    * `dw[kh, kw, ci, co] = sum_{b, y, x} x[b, y*sh + i - pt, x*sw + j - pl, c] * dy[b, y, x, o]`, NHWC,
    * float32, `co % 4 == 0`; `dw` is overwritten.
    */
-  conv2d_filter_grad_nhwc(
-    x: number,
-    dy: number,
-    dw: number,
-    batch: number,
-    h: number,
-    w: number,
-    ci: number,
-    oh: number,
-    ow: number,
-    co: number,
-    kh: number,
-    kw: number,
-    sh: number,
-    sw: number,
-    pt: number,
-    pl: number,
-  ): void;
+  conv2d_filter_grad_nhwc(x: number, dy: number, dw: number, ...geometry: NativeConvGeometry): void;
 }
 
 /**
