@@ -61,15 +61,17 @@ static inline __attribute__((always_inline)) void tile(const float* xrow0, const
 // One block of V vectors of output channels at o, over the whole output: the block's slice of the
 // filter (kh x kw x ci x 4V floats, 73 KiB at 128 input channels) stays in cache while every position
 // is computed; the input is read once per block.
-static void block(const float* x, const float* f, float* out, int V, int batch, int h, int w, int ci,
-                  int oh, int ow, int co, int kh, int kw, int sh, int sw, int pt, int pl) {
+static void block(const float* x, const float* f, float* out, int V, int h, int w, int ci, int oh,
+                  int ow, int co, int kh, int kw, int sh, int sw, int pt, int pl, int q0, int q1) {
   const int rowstep = w * ci;
   const int xstep = sw * ci;
   // Columns whose every filter tap lies inside the image.
   const int xa = max_int(0, ceil_div(pl, sw));
   const int xb = min_int(ow - 1, floor_div(w - kw + pl, sw));
-  for (int b = 0; b < batch; b++) {
-    for (int y = 0; y < oh; y++) {
+  for (int q = q0; q < q1; q++) {
+    {
+      const int b = q / oh;
+      const int y = q - b * oh;
       const int top = y * sh - pt;
       const int i0 = max_int(0, -top);
       const int i1 = min_int(kh - 1, h - 1 - top);
@@ -99,15 +101,18 @@ static void block(const float* x, const float* f, float* out, int V, int batch, 
   }
 }
 
-// x: [batch, h, w, ci]; f: [kh, kw, ci, co]; out: [batch, oh, ow, co], overwritten. co % 4 == 0.
+// x: [batch, h, w, ci]; f: [kh, kw, ci, co]; out: [batch, oh, ow, co]. co % 4 == 0.
 // Strides sh, sw >= 1; pt, pl: padding before the first row and column (dilation 1).
+// Computes (overwrites) the output rows q = b * oh + y in [q0, q1) only, so that threads sharing the
+// memory can each take a range of rows (src/backends/wasm_native_threads.ts).
 __attribute__((export_name("conv2d_nhwc"))) void conv2d_nhwc(const float* x, const float* f, float* out,
                                                               int batch, int h, int w, int ci, int oh,
                                                               int ow, int co, int kh, int kw, int sh,
-                                                              int sw, int pt, int pl) {
+                                                              int sw, int pt, int pl, int q0, int q1) {
+  (void)batch;
   const int wide = co - co % 16;
   for (int o = 0; o < wide; o += 16)
-    block(x, f + o, out + o, 4, batch, h, w, ci, oh, ow, co, kh, kw, sh, sw, pt, pl);
+    block(x, f + o, out + o, 4, h, w, ci, oh, ow, co, kh, kw, sh, sw, pt, pl, q0, q1);
   for (int o = wide; o < co; o += 4)
-    block(x, f + o, out + o, 1, batch, h, w, ci, oh, ow, co, kh, kw, sh, sw, pt, pl);
+    block(x, f + o, out + o, 1, h, w, ci, oh, ow, co, kh, kw, sh, sw, pt, pl, q0, q1);
 }

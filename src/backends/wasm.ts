@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { checkPositiveInteger, expected } from '../errors';
 import { importAtRuntime, isNode, nodeRequire } from '../node_env';
 import { registerWasmTrainingKernels, type WasmTrainingKernelOptions } from './wasm_kernels';
-import { nativeKernels } from './wasm_native';
+import { nativeKernels, startNativeHelpers } from './wasm_native';
 
 const WHERE = 'setupWasm';
 
@@ -52,6 +52,11 @@ export interface WasmSetupResult {
    * false where the engine cannot instantiate them, and the XNNPACK compositions are used instead.
    */
   nativeKernels: boolean;
+  /**
+   * Helper threads the native convolutions split their work with (`threads - 1` on tfjs's threaded
+   * build, each a worker on the backend's shared memory); 0 on one thread or the plain build.
+   */
+  nativeHelpers: number;
 }
 
 type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
@@ -265,11 +270,14 @@ export async function setupWasm(options: WasmSetupOptions = {}): Promise<WasmSet
   if (!initialised) {
     throw new Error(`${WHERE}: the wasm backend failed to initialise (see the warning tfjs printed).`);
   }
-  const count = wasm.getThreadsCount();
-  return {
-    threads: count > 0 ? count : 1,
-    binary,
-    trainingKernels,
-    nativeKernels: nativeKernels(tf.backend()) !== null,
-  };
+  const count = Math.max(1, wasm.getThreadsCount());
+  const backend = tf.backend();
+  const native = nativeKernels(backend) !== null;
+  const useNative =
+    native && kernelOptions !== false && (kernelOptions === true || kernelOptions.nativeKernels !== false);
+  const workerThreads = isNode()
+    ? ((await nodeRequire())('node:worker_threads') as Parameters<typeof startNativeHelpers>[2])
+    : undefined;
+  const nativeHelpers = useNative ? await startNativeHelpers(backend, count - 1, workerThreads) : 0;
+  return { threads: count, binary, trainingKernels, nativeKernels: native, nativeHelpers };
 }

@@ -63,8 +63,9 @@ export interface WasmTrainingKernelOptions {
   replaceConv2DBackpropInput?: boolean;
 
   /**
-   * Use fer-cbam's own SIMD kernels (native/*.c, run in place on the backend's memory, on the calling
-   * thread only, also with several wasm threads) where they apply: `Conv2D` and `FusedConv2D`
+   * Use fer-cbam's own SIMD kernels (native/*.c, run in place on the backend's memory; with several
+   * wasm threads the convolutions and the broadcasting element-wise kernels split their output across
+   * helper threads that {@link setupWasm} starts) where they apply: `Conv2D` and `FusedConv2D`
    * without an activation (NHWC, dilation 1, output channels a multiple of 4; also the input
    * gradient's convolutions), the `'direct'` filter gradient of `'auto'`, BatchNorm's batch moments
    * and closed-form gradient ({@link FusedBatchNormalization}), broadcasting `Multiply`/`Add`/`Sub`/

@@ -2,11 +2,13 @@
  * fer-cbam's own wasm SIMD kernels (native/*.c, built by scripts/build-native.ts), instantiated on the
  * memory of a tfjs-backend-wasm backend so that they read and write its tensors in place: the plain
  * build for its SIMD module, the shared-memory build for its threaded SIMD module. They run on the
- * calling thread.
+ * calling thread, and the convolutions also on helper threads when {@link startNativeHelpers} has
+ * started some (src/backends/wasm_native_threads.ts).
  * @module
  * @internal
  */
 import { NATIVE_WASM_PLAIN, NATIVE_WASM_SHARED } from './wasm_native_binary';
+import { type HelperFunction, NativeHelpers } from './wasm_native_threads';
 
 /**
  * A convolution's geometry in the native kernels' argument order: batch, input height, width and
@@ -107,7 +109,35 @@ interface EmscriptenModule {
   asm?: { memory?: WebAssembly.Memory };
 }
 
-const instances = new WeakMap<object, NativeKernels | null>();
+/** The module's raw exports: the convolutions take the part of their output to compute. */
+interface NativeExports extends Omit<NativeKernels, 'conv2d_nhwc' | 'conv2d_filter_grad_nhwc'> {
+  /** Output rows `b * oh + y` in `[q0, q1)`. */
+  conv2d_nhwc(x: number, f: number, out: number, ...g: [...NativeConvGeometry, q0: number, q1: number]): void;
+  /** Taps `i * kw + j` in `[t0, t1)` x input channels in `[c0, c1)`. */
+  conv2d_filter_grad_nhwc(
+    x: number,
+    dy: number,
+    dw: number,
+    ...g: [...NativeConvGeometry, t0: number, t1: number, c0: number, c1: number]
+  ): void;
+}
+
+/** The native kernels of one backend. */
+interface NativeState {
+  kernels: NativeKernels;
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  shared: boolean;
+  helpers: NativeHelpers | null;
+}
+
+const states = new WeakMap<object, NativeState | null>();
+
+// Below this many multiply-adds a convolution stays on the calling thread: waking a parked helper
+// takes tens of microseconds, about what the call itself then takes.
+const MIN_SPLIT_MACS = 2_000_000;
+// The same for the element-wise kernels, in elements (each a few nanoseconds).
+const MIN_SPLIT_ELEMENTS = 100_000;
 
 function decode(base64: string): Uint8Array<ArrayBuffer> {
   const text = atob(base64);
@@ -116,29 +146,192 @@ function decode(base64: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
+/** `n` split into `parts` near-equal ranges, boundaries multiples of `step` (except the end). */
+function splitRange(n: number, parts: number, step = 1): number[] {
+  const bounds = [0];
+  for (let k = 1; k < parts; k++) bounds.push(Math.min(n, Math.round((n * k) / parts / step) * step));
+  bounds.push(n);
+  return bounds;
+}
+
 /**
- * The native kernels on `backend`'s memory (a tfjs-backend-wasm backend), instantiated once per
- * backend; null when the backend's memory cannot be found or the module does not instantiate (then the
- * callers use their XNNPACK compositions). Synchronous: the modules are 17 KB, well under the size
- * browsers allow to compile on the main thread.
- * @internal
+ * Runs `run(part, lo, hi)` over the parts of `bounds`: parts 1.. on the helpers (as the job `name` with
+ * the arguments `args(lo, hi)`), part 0 on the calling thread, then waits for the helpers.
  */
-export function nativeKernels(backend: object): NativeKernels | null {
-  const known = instances.get(backend);
+function splitAcross(
+  state: NativeState,
+  name: HelperFunction,
+  bounds: number[],
+  args: (lo: number, hi: number) => number[],
+  own: (lo: number, hi: number) => void,
+): void {
+  const helpers = state.helpers!;
+  let posted = 0;
+  try {
+    for (let k = 1; k < bounds.length - 1; k++) {
+      if (bounds[k]! < bounds[k + 1]!) {
+        helpers.post(posted, name, args(bounds[k]!, bounds[k + 1]!));
+        posted++;
+      }
+    }
+    own(bounds[0]!, bounds[1]!);
+  } finally {
+    for (let k = 0; k < posted; k++) helpers.wait(k);
+  }
+}
+
+/** The kernels of `exports`, the convolutions split across `state.helpers` when there are any. */
+function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
+  return {
+    binary3(a, b, out, ...args) {
+      const [d0, d1, d2, sa0, , , sb0, , , op] = args;
+      const s = state();
+      if (s.helpers === null || d0 < 2 || d0 * d1 * d2 < MIN_SPLIT_ELEMENTS) {
+        exports.binary3(a, b, out, ...args);
+        return;
+      }
+      // Ranges of the outermost axis: the operands start further on, the output is contiguous.
+      const part = (lo: number, hi: number): Parameters<NativeKernels['binary3']> => [
+        a + 4 * lo * sa0,
+        b + 4 * lo * sb0,
+        out + 4 * lo * d1 * d2,
+        hi - lo,
+        ...(args.slice(1, 9) as [number, number, number, number, number, number, number, number]),
+        op,
+      ];
+      splitAcross(s, 'binary3', splitRange(d0, s.helpers.count + 1), part, (lo, hi) =>
+        exports.binary3(...part(lo, hi)),
+      );
+    },
+    equal3: exports.equal3,
+    max_middle(x, out, outer, mid, inner) {
+      const s = state();
+      if (s.helpers === null || outer < 2 || outer * mid * inner < MIN_SPLIT_ELEMENTS) {
+        exports.max_middle(x, out, outer, mid, inner);
+        return;
+      }
+      const part = (lo: number, hi: number): Parameters<NativeKernels['max_middle']> => [
+        x + 4 * lo * mid * inner,
+        out + 4 * lo * inner,
+        hi - lo,
+        mid,
+        inner,
+      ];
+      splitAcross(s, 'max_middle', splitRange(outer, s.helpers.count + 1), part, (lo, hi) =>
+        exports.max_middle(...part(lo, hi)),
+      );
+    },
+    channel_moments: exports.channel_moments,
+    batch_norm_grad: exports.batch_norm_grad,
+    conv2d_nhwc(x, f, out, ...g) {
+      const [batch, , , ci, oh, ow, co, kh, kw] = g;
+      const rows = batch * oh;
+      const s = state();
+      if (s.helpers === null || rows < 2 || rows * ow * co * kh * kw * ci < MIN_SPLIT_MACS) {
+        exports.conv2d_nhwc(x, f, out, ...g, 0, rows);
+        return;
+      }
+      splitAcross(
+        s,
+        'conv2d_nhwc',
+        splitRange(rows, s.helpers.count + 1),
+        (lo, hi) => [x, f, out, ...g, lo, hi],
+        (lo, hi) => exports.conv2d_nhwc(x, f, out, ...g, lo, hi),
+      );
+    },
+    conv2d_filter_grad_nhwc(x, dy, dw, ...g) {
+      const [batch, , , ci, oh, ow, co, kh, kw] = g;
+      const taps = kh * kw;
+      const s = state();
+      if (s.helpers === null || batch * oh * ow * co * taps * ci < MIN_SPLIT_MACS) {
+        exports.conv2d_filter_grad_nhwc(x, dy, dw, ...g, 0, taps, 0, ci);
+        return;
+      }
+      const parts = s.helpers.count + 1;
+      // Input channels in pairs (the kernel's register tile) when there are enough, else taps.
+      if (ci >= 2 * parts) {
+        splitAcross(
+          s,
+          'conv2d_filter_grad_nhwc',
+          splitRange(ci, parts, 2),
+          (lo, hi) => [x, dy, dw, ...g, 0, taps, lo, hi],
+          (lo, hi) => exports.conv2d_filter_grad_nhwc(x, dy, dw, ...g, 0, taps, lo, hi),
+        );
+      } else {
+        splitAcross(
+          s,
+          'conv2d_filter_grad_nhwc',
+          splitRange(taps, parts),
+          (lo, hi) => [x, dy, dw, ...g, lo, hi, 0, ci],
+          (lo, hi) => exports.conv2d_filter_grad_nhwc(x, dy, dw, ...g, lo, hi, 0, ci),
+        );
+      }
+    },
+  };
+}
+
+function nativeState(backend: object): NativeState | null {
+  const known = states.get(backend);
   if (known !== undefined) return known;
-  let kernels: NativeKernels | null = null;
+  let state: NativeState | null = null;
   try {
     const module = (backend as { wasm?: EmscriptenModule }).wasm;
     const memory = module?.wasmMemory ?? module?.asm?.memory;
     if (memory instanceof WebAssembly.Memory) {
       const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-      const bytes = decode(shared ? NATIVE_WASM_SHARED : NATIVE_WASM_PLAIN);
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-      kernels = instance.exports as unknown as NativeKernels;
+      const compiled = new WebAssembly.Module(decode(shared ? NATIVE_WASM_SHARED : NATIVE_WASM_PLAIN));
+      const exports = new WebAssembly.Instance(compiled, { env: { memory } })
+        .exports as unknown as NativeExports;
+      const s: NativeState = {
+        kernels: wrap(exports, () => s),
+        module: compiled,
+        memory,
+        shared,
+        helpers: null,
+      };
+      state = s;
     }
   } catch {
-    kernels = null; // an engine without wasm SIMD, or a memory of another shape: the fallback runs
+    state = null; // an engine without wasm SIMD, or a memory of another shape: the fallback runs
   }
-  instances.set(backend, kernels);
-  return kernels;
+  states.set(backend, state);
+  return state;
+}
+
+/**
+ * The native kernels on `backend`'s memory (a tfjs-backend-wasm backend), instantiated once per
+ * backend; null when the backend's memory cannot be found or the module does not instantiate (then the
+ * callers use their XNNPACK compositions). Synchronous: the modules are 31 KB, well under the size
+ * browsers allow to compile on the main thread.
+ * @internal
+ */
+export function nativeKernels(backend: object): NativeKernels | null {
+  return nativeState(backend)?.kernels ?? null;
+}
+
+/**
+ * Starts `count` helper threads for the native convolutions of `backend` (replacing any it had;
+ * 0 stops them) and resolves to the number running: 0 where the backend's memory is not shared (tfjs's
+ * plain SIMD build), the native kernels do not load, or the engine cannot start workers.
+ * `workerThreads`: Node's `node:worker_threads` (browsers use the global `Worker`).
+ * @internal
+ */
+export async function startNativeHelpers(
+  backend: object,
+  count: number,
+  workerThreads?: Parameters<typeof NativeHelpers.start>[3],
+): Promise<number> {
+  const state = nativeState(backend);
+  if (state === null) return 0;
+  state.helpers?.close();
+  state.helpers = null;
+  if (count <= 0 || !state.shared) return 0;
+  if (workerThreads === undefined && typeof Worker === 'undefined') return 0;
+  state.helpers = await NativeHelpers.start(state.module, state.memory, count, workerThreads);
+  return state.helpers.count;
+}
+
+/** Helper threads running for `backend`'s native kernels. @internal */
+export function nativeHelperCount(backend: object): number {
+  return states.get(backend)?.helpers?.count ?? 0;
 }

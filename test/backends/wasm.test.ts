@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { setupWasm, WASM_SETUP_DEFAULTS } from '../../src/backends/wasm';
-import { relError, seededTensor, valuesOn } from './helpers';
+import { nativeHelperCount } from '../../src/backends/wasm_native';
+import { type ConvCase, convGrads, relError, seededTensor, valuesOn } from './helpers';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -42,6 +43,35 @@ describe('setupWasm', () => {
     const wasm = await valuesOn('wasm', run);
     const cpu = await valuesOn('cpu', run);
     for (let i = 0; i < cpu.length; i++) expect(relError(wasm[i]!, cpu[i]!)).toBeLessThan(1e-5);
+  });
+
+  it('splits the native kernels with a helper thread, equal to the cpu backend', async () => {
+    const result = await setupWasm({ threads: 2 });
+    expect(result.nativeHelpers).toBe(1);
+    expect(nativeHelperCount(tf.engine().findBackend('wasm'))).toBe(1);
+    // Each above the size the kernels split at: the output rows of the forward and input-gradient
+    // convolutions, the filter gradient by input-channel pairs (16, and 7: a part with an odd edge) and
+    // by taps (1 and 3 input channels), stride 2, and the element-wise kernels by their outer axis.
+    const cases: ConvCase[] = [
+      [[8, 24, 24, 16], [3, 3, 16, 32], 1, 'same'],
+      [[4, 23, 23, 7], [3, 3, 7, 20], 2, 'same'],
+      [[16, 44, 44, 1], [3, 3, 1, 16], 1, 'same'],
+      [[12, 30, 30, 3], [5, 5, 3, 8], 1, 'valid'],
+    ];
+    for (const c of cases) {
+      const wasm = await valuesOn('wasm', convGrads(c));
+      const cpu = await valuesOn('cpu', convGrads(c));
+      for (let i = 0; i < cpu.length; i++)
+        expect(relError(wasm[i]!, cpu[i]!), `${c} #${i}`).toBeLessThan(1e-5);
+    }
+    const elementwise = () => {
+      const x = seededTensor([8, 24, 24, 32], 4);
+      const gate = seededTensor([8, 1, 1, 32], 5);
+      return [tf.mul(x, gate), tf.sub(x, gate), tf.max(x, 3), tf.max(x, [1, 2])];
+    };
+    const wasm = await valuesOn('wasm', elementwise);
+    const cpu = await valuesOn('cpu', elementwise);
+    for (let i = 0; i < cpu.length; i++) expect(relError(wasm[i]!, cpu[i]!), `element-wise #${i}`).toBe(0);
   });
 
   it('keeps the initialised backend when called again', async () => {
