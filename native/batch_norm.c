@@ -72,6 +72,9 @@ __attribute__((export_name("channel_moments"))) void channel_moments(const float
   for (int k = 0; k < c; k++) variance[k] /= (float)n;
 }
 
+void batch_norm_dx(const float* x, const float* dy, const float* mean, const float* coef, float* dx,
+                   int p0, int p1, int c);
+
 // x, dy, dx: [n, c]; mean, variance, gamma, dgamma, dbeta: [c]. scratch: 4c floats.
 // dbeta = sum dy, dgamma = sum dy * xhat, dx = gamma * invstd * (dy - dbeta / n - xhat * dgamma / n),
 // xhat = (x - mean) * invstd, invstd = 1 / sqrt(variance + epsilon).
@@ -91,8 +94,48 @@ __attribute__((export_name("batch_norm_grad"))) void batch_norm_grad(
     b[k] = dbeta[k] / (float)n;
     d[k] = invstd * dgamma[k] / (float)n;
   }
+  batch_norm_dx(x, dy, mean, scratch, dx, 0, n, c);
+}
+
+// The passes of channel_moments and batch_norm_grad over a range of positions [p0, p1), for threads
+// that each take a range (src/backends/wasm_native.ts adds up their per-channel sums). p0 should be a
+// multiple of the block size so that the blocks are the ones a single call sums.
+
+// total[k] = sum over [p0, p1) of x (kind 0) or (x - mean)^2 (kind 1). partial, total: c floats.
+__attribute__((export_name("channel_sums"))) void channel_sums(const float* x, const float* mean,
+                                                                float* partial, float* total, int p0,
+                                                                int p1, int c, int kind) {
+  for (int k = 0; k < c; k++) total[k] = 0.0f;
+  for (int q0 = p0; q0 < p1; q0 += BLOCK) {
+    const int q1 = q0 + BLOCK < p1 ? q0 + BLOCK : p1;
+    if (kind == 0) block_sums(x, x, mean, partial, total, q0, q1, c, 0);
+    else block_sums(x, x, mean, partial, total, q0, q1, c, 1);
+  }
+}
+
+// dbeta[k] = sum over [p0, p1) of dy, dgamma[k] = sum of dy * (x - mean) (before the factor invstd).
+// partial, dbeta, dgamma: c floats.
+__attribute__((export_name("batch_norm_grad_sums"))) void batch_norm_grad_sums(
+    const float* x, const float* dy, const float* mean, float* partial, float* dbeta, float* dgamma,
+    int p0, int p1, int c) {
+  for (int k = 0; k < c; k++) dbeta[k] = 0.0f, dgamma[k] = 0.0f;
+  for (int q0 = p0; q0 < p1; q0 += BLOCK) {
+    const int q1 = q0 + BLOCK < p1 ? q0 + BLOCK : p1;
+    block_sums(x, dy, mean, partial, dbeta, q0, q1, c, 2);
+    block_sums(x, dy, mean, partial, dgamma, q0, q1, c, 3);
+  }
+}
+
+// dx = a * (dy - b - (x - mean) * d) over positions [p0, p1); coef: a, b, d (3c floats) as in
+// batch_norm_grad.
+__attribute__((export_name("batch_norm_dx"))) void batch_norm_dx(const float* x, const float* dy,
+                                                                  const float* mean, const float* coef,
+                                                                  float* dx, int p0, int p1, int c) {
+  const float* a = coef;
+  const float* b = coef + c;
+  const float* d = coef + 2 * c;
   const int wide = c - c % 4;
-  for (int p = 0; p < n; p++) {
+  for (int p = p0; p < p1; p++) {
     const float* xp = x + p * c;
     const float* gp = dy + p * c;
     float* op = dx + p * c;

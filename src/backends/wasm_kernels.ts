@@ -33,6 +33,8 @@ import {
   withScopeAll,
 } from './kernel_utils';
 import {
+  batchNormGradScratchFloats,
+  momentsScratchFloats,
   type NativeConvGeometry,
   type NativeKernels,
   nativeKernels,
@@ -64,10 +66,9 @@ export interface WasmTrainingKernelOptions {
 
   /**
    * Use fer-cbam's own SIMD kernels (native/*.c, run in place on the backend's memory; with several
-   * wasm threads the convolutions and the broadcasting element-wise kernels split their output across
-   * helper threads that {@link setupWasm} starts) where they apply: `Conv2D` and `FusedConv2D`
-   * without an activation (NHWC, dilation 1, output channels a multiple of 4; also the input
-   * gradient's convolutions), the `'direct'` filter gradient of `'auto'`, BatchNorm's batch moments
+   * wasm threads they split their work across helper threads that {@link setupWasm} starts) where
+   * they apply: `Conv2D` and `FusedConv2D` without an activation (NHWC, dilation 1, output channels a
+   * multiple of 4; also the input gradient's convolutions), the `'direct'` filter gradient of `'auto'`, BatchNorm's batch moments
    * and closed-form gradient ({@link FusedBatchNormalization}), broadcasting `Multiply`/`Add`/`Sub`/
    * `RealDiv`/`Equal`, and `Max`. On one thread they make a ResNet-10 width-16 training step about
    * 1.6x faster than XNNPACK's kernels (docs/backends.md). `false` gives tfjs-backend-wasm's kernels
@@ -245,7 +246,7 @@ function channelMomentsKernel({ inputs, backend }: KernelArgs): TensorInfo[] {
     const n = tf.util.sizeFromShape(x.shape) / c;
     const mean = s.adopt(wb.makeOutput([c], 'float32'));
     const variance = s.adopt(wb.makeOutput([c], 'float32'));
-    const scratch = s.adopt(wb.makeOutput([c], 'float32'));
+    const scratch = s.adopt(wb.makeOutput([momentsScratchFloats(c)], 'float32'));
     const at = (t: TensorInfo) => heapOffset(wb, t);
     native.channel_moments(at(x), at(mean), at(variance), at(scratch), n, c);
     return [mean, variance];
@@ -267,7 +268,7 @@ function batchNormGradKernel({ inputs, backend, attrs }: KernelArgs): TensorInfo
     const dx = s.adopt(wb.makeOutput(x!.shape.slice(), 'float32'));
     const dgamma = s.adopt(wb.makeOutput([c], 'float32'));
     const dbeta = s.adopt(wb.makeOutput([c], 'float32'));
-    const scratch = s.adopt(wb.makeOutput([4 * c], 'float32'));
+    const scratch = s.adopt(wb.makeOutput([batchNormGradScratchFloats(c)], 'float32'));
     const at = (t: TensorInfo) => heapOffset(wb, t);
     native.batch_norm_grad(
       at(x!),

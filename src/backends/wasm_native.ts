@@ -55,9 +55,15 @@ export interface NativeKernels {
   equal3(a: number, b: number, out: number, ...inner: Strided3): void;
   /** `x` `[outer, mid, inner]` to `out` `[outer, inner]`: the maximum over `mid` (NaN if any is). */
   max_middle(x: number, out: number, outer: number, mid: number, inner: number): void;
-  /** BatchNorm's batch mean and biased variance per channel of `x` `[n, c]`; `scratch`: `c` floats. */
+  /**
+   * BatchNorm's batch mean and biased variance per channel of `x` `[n, c]`; `scratch`:
+   * {@link momentsScratchFloats}`(c)` floats.
+   */
   channel_moments(x: number, mean: number, variance: number, scratch: number, n: number, c: number): void;
-  /** BatchNorm's closed-form gradient (src/ops/batch_norm.ts); `scratch`: `4c` floats. */
+  /**
+   * BatchNorm's closed-form gradient (src/ops/batch_norm.ts); `scratch`:
+   * {@link batchNormGradScratchFloats}`(c)` floats.
+   */
   batch_norm_grad(
     x: number,
     dy: number,
@@ -120,6 +126,55 @@ interface NativeExports extends Omit<NativeKernels, 'conv2d_nhwc' | 'conv2d_filt
     dw: number,
     ...g: [...NativeConvGeometry, t0: number, t1: number, c0: number, c1: number]
   ): void;
+  /** `total[k]` = the sum over positions `[p0, p1)` of `x` (kind 0) or `(x - mean)^2` (kind 1). */
+  channel_sums(
+    x: number,
+    mean: number,
+    partial: number,
+    total: number,
+    p0: number,
+    p1: number,
+    c: number,
+    kind: number,
+  ): void;
+  /** BatchNorm's gradient sums over `[p0, p1)`: `dbeta = sum dy`, `dgamma = sum dy * (x - mean)`. */
+  batch_norm_grad_sums(
+    x: number,
+    dy: number,
+    mean: number,
+    partial: number,
+    dbeta: number,
+    dgamma: number,
+    p0: number,
+    p1: number,
+    c: number,
+  ): void;
+  /** BatchNorm's `dx = a * (dy - b - (x - mean) * d)` over `[p0, p1)`; `coef`: a, b, d. */
+  batch_norm_dx(
+    x: number,
+    dy: number,
+    mean: number,
+    coef: number,
+    dx: number,
+    p0: number,
+    p1: number,
+    c: number,
+  ): void;
+}
+
+/** The most parts a call is split into: the calling thread and up to 8 helpers (tfjs's thread cap). */
+const MAX_PARTS = 9;
+/** Positions per block of BatchNorm's sums (BLOCK in native/batch_norm.c). */
+const BN_BLOCK = 256;
+
+/** Floats of scratch {@link NativeKernels.channel_moments} needs for `c` channels. @internal */
+export function momentsScratchFloats(c: number): number {
+  return 2 * c * MAX_PARTS;
+}
+
+/** Floats of scratch {@link NativeKernels.batch_norm_grad} needs for `c` channels. @internal */
+export function batchNormGradScratchFloats(c: number): number {
+  return 3 * c + 3 * c * MAX_PARTS;
 }
 
 /** The native kernels of one backend. */
@@ -162,7 +217,7 @@ function splitAcross(
   state: NativeState,
   name: HelperFunction,
   bounds: number[],
-  args: (lo: number, hi: number) => number[],
+  args: (lo: number, hi: number, part: number) => number[],
   own: (lo: number, hi: number) => void,
 ): void {
   const helpers = state.helpers!;
@@ -170,7 +225,7 @@ function splitAcross(
   try {
     for (let k = 1; k < bounds.length - 1; k++) {
       if (bounds[k]! < bounds[k + 1]!) {
-        helpers.post(posted, name, args(bounds[k]!, bounds[k + 1]!));
+        helpers.post(posted, name, args(bounds[k]!, bounds[k + 1]!, k));
         posted++;
       }
     }
@@ -221,8 +276,80 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
         exports.max_middle(...part(lo, hi)),
       );
     },
-    channel_moments: exports.channel_moments,
-    batch_norm_grad: exports.batch_norm_grad,
+    channel_moments(x, mean, variance, scratch, n, c) {
+      const s = state();
+      if (s.helpers === null || n < 2 * BN_BLOCK || n * c < MIN_SPLIT_ELEMENTS) {
+        exports.channel_moments(x, mean, variance, scratch, n, c);
+        return;
+      }
+      // Each part sums its positions into its own slice of scratch (partial, total); the totals are
+      // then added up here, a few channels' worth.
+      const bounds = splitRange(n, s.helpers.count + 1, BN_BLOCK);
+      const partial = (k: number) => scratch + 8 * k * c;
+      const sumsOver = (centre: number, kind: number, into: number) => {
+        splitAcross(
+          s,
+          'channel_sums',
+          bounds,
+          (lo, hi, k) => [x, centre, partial(k), partial(k) + 4 * c, lo, hi, c, kind],
+          (lo, hi) => exports.channel_sums(x, centre, partial(0), partial(0) + 4 * c, lo, hi, c, kind),
+        );
+        const heap = new Float32Array(s.memory.buffer);
+        for (let ch = 0; ch < c; ch++) {
+          let total = 0;
+          for (let k = 0; k + 1 < bounds.length; k++) {
+            if (bounds[k]! < bounds[k + 1]!) total += heap[(partial(k) >>> 2) + c + ch]!;
+          }
+          heap[(into >>> 2) + ch] = total / n;
+        }
+      };
+      sumsOver(x, 0, mean);
+      sumsOver(mean, 1, variance);
+    },
+    batch_norm_grad(x, dy, mean, variance, gamma, epsilon, dx, dgamma, dbeta, scratch, n, c) {
+      const s = state();
+      if (s.helpers === null || n < 2 * BN_BLOCK || n * c < MIN_SPLIT_ELEMENTS) {
+        exports.batch_norm_grad(x, dy, mean, variance, gamma, epsilon, dx, dgamma, dbeta, scratch, n, c);
+        return;
+      }
+      // scratch: the coefficients a, b, d (3c floats), then per part its partial, dbeta and dgamma.
+      const bounds = splitRange(n, s.helpers.count + 1, BN_BLOCK);
+      const part = (k: number) => scratch + 12 * c * (k + 1);
+      splitAcross(
+        s,
+        'batch_norm_grad_sums',
+        bounds,
+        (lo, hi, k) => [x, dy, mean, part(k), part(k) + 4 * c, part(k) + 8 * c, lo, hi, c],
+        (lo, hi) =>
+          exports.batch_norm_grad_sums(x, dy, mean, part(0), part(0) + 4 * c, part(0) + 8 * c, lo, hi, c),
+      );
+      const heap = new Float32Array(s.memory.buffer);
+      const coef = scratch >>> 2;
+      for (let ch = 0; ch < c; ch++) {
+        let db = 0;
+        let dg = 0;
+        for (let k = 0; k + 1 < bounds.length; k++) {
+          if (bounds[k]! < bounds[k + 1]!) {
+            db += heap[(part(k) >>> 2) + c + ch]!;
+            dg += heap[(part(k) >>> 2) + 2 * c + ch]!;
+          }
+        }
+        const invstd = 1 / Math.sqrt(heap[(variance >>> 2) + ch]! + epsilon);
+        dg *= invstd;
+        heap[(dbeta >>> 2) + ch] = db;
+        heap[(dgamma >>> 2) + ch] = dg;
+        heap[coef + ch] = heap[(gamma >>> 2) + ch]! * invstd;
+        heap[coef + c + ch] = db / n;
+        heap[coef + 2 * c + ch] = (invstd * dg) / n;
+      }
+      splitAcross(
+        s,
+        'batch_norm_dx',
+        splitRange(n, s.helpers.count + 1),
+        (lo, hi) => [x, dy, mean, scratch, dx, lo, hi, c],
+        (lo, hi) => exports.batch_norm_dx(x, dy, mean, scratch, dx, lo, hi, c),
+      );
+    },
     conv2d_nhwc(x, f, out, ...g) {
       const [batch, , , ci, oh, ow, co, kh, kw] = g;
       const rows = batch * oh;
@@ -326,6 +453,8 @@ export async function startNativeHelpers(
   state.helpers?.close();
   state.helpers = null;
   if (count <= 0 || !state.shared) return 0;
+  if (count >= MAX_PARTS)
+    throw new RangeError(`startNativeHelpers: at most ${MAX_PARTS - 1} helpers, got ${count}`);
   if (workerThreads === undefined && typeof Worker === 'undefined') return 0;
   state.helpers = await NativeHelpers.start(state.module, state.memory, count, workerThreads);
   return state.helpers.count;

@@ -17,7 +17,15 @@
  */
 
 /** The native functions a helper can run, by index in a job. */
-export const HELPER_FUNCTIONS = ['conv2d_nhwc', 'conv2d_filter_grad_nhwc', 'binary3', 'max_middle'] as const;
+export const HELPER_FUNCTIONS = [
+  'conv2d_nhwc',
+  'conv2d_filter_grad_nhwc',
+  'binary3',
+  'max_middle',
+  'channel_sums',
+  'batch_norm_grad_sums',
+  'batch_norm_dx',
+] as const;
 /** A function a helper can run. */
 export type HelperFunction = (typeof HELPER_FUNCTIONS)[number];
 

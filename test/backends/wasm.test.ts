@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { setupWasm, WASM_SETUP_DEFAULTS } from '../../src/backends/wasm';
 import { nativeHelperCount } from '../../src/backends/wasm_native';
+import { batchNormGradients, channelMoments } from '../../src/ops/batch_norm';
 import { type ConvCase, convGrads, relError, seededTensor, valuesOn } from './helpers';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -72,6 +73,26 @@ describe('setupWasm', () => {
     const wasm = await valuesOn('wasm', elementwise);
     const cpu = await valuesOn('cpu', elementwise);
     for (let i = 0; i < cpu.length; i++) expect(relError(wasm[i]!, cpu[i]!), `element-wise #${i}`).toBe(0);
+    // BatchNorm's moments and gradient by ranges of positions (block-aligned, last one partial), with
+    // the per-part sums added up in JavaScript; 53 channels: the kernels' scalar channel tail.
+    for (const shape of [
+      [8, 44, 44, 16],
+      [2100, 53],
+    ]) {
+      const c = shape[shape.length - 1]!;
+      const bn = () => {
+        const x = tf.add(tf.mul(seededTensor(shape, 7), 3), 2);
+        const dy = seededTensor(shape, 8);
+        const { mean, variance } = channelMoments(x);
+        const g = batchNormGradients(x, dy, mean, variance, seededTensor([c], 9), 1e-3);
+        return [mean, variance, g.dx, g.dgamma, g.dbeta];
+      };
+      const w = await valuesOn('wasm', bn);
+      const cp = await valuesOn('cpu', bn);
+      for (const [i, name] of ['mean', 'variance', 'dx', 'dgamma', 'dbeta'].entries()) {
+        expect(relError(w[i]!, cp[i]!), `${shape} ${name}`).toBeLessThan(1e-5);
+      }
+    }
   });
 
   it('keeps the initialised backend when called again', async () => {
