@@ -69,34 +69,32 @@ static void block(const float* x, const float* f, float* out, int V, int h, int 
   const int xa = max_int(0, ceil_div(pl, sw));
   const int xb = min_int(ow - 1, floor_div(w - kw + pl, sw));
   for (int q = q0; q < q1; q++) {
-    {
-      const int b = q / oh;
-      const int y = q - b * oh;
-      const int top = y * sh - pt;
-      const int i0 = max_int(0, -top);
-      const int i1 = min_int(kh - 1, h - 1 - top);
-      float* orow = out + (b * oh + y) * ow * co;
-      // Rows and columns may start outside the image; the tile only reads taps inside it.
-      const float* xrow = x + (b * h + top) * rowstep;
-      for (int xx = 0; xx < ow;) {
-        const int left = xx * sw - pl;
-        if (i0 <= i1 && xx >= xa && xx + 1 <= xb) {
-          if (V == 4) tile(xrow + left * ci, f, orow + xx * co, 2, 4, i0, i1, 0, kw - 1, rowstep, xstep, ci, co, kw);
-          else tile(xrow + left * ci, f, orow + xx * co, 2, 1, i0, i1, 0, kw - 1, rowstep, xstep, ci, co, kw);
-          xx += 2;
-          continue;
-        }
-        const int j0 = max_int(0, -left);
-        const int j1 = min_int(kw - 1, w - 1 - left);
-        if (i0 > i1 || j0 > j1) {  // every tap is padding
-          for (int k = 0; k < 4 * V; k += 4) wasm_v128_store(orow + xx * co + k, wasm_f32x4_splat(0.0f));
-        } else if (V == 4) {
-          tile(xrow + left * ci, f, orow + xx * co, 1, 4, i0, i1, j0, j1, rowstep, xstep, ci, co, kw);
-        } else {
-          tile(xrow + left * ci, f, orow + xx * co, 1, 1, i0, i1, j0, j1, rowstep, xstep, ci, co, kw);
-        }
-        xx += 1;
+    const int b = q / oh;
+    const int y = q - b * oh;
+    const int top = y * sh - pt;
+    const int i0 = max_int(0, -top);
+    const int i1 = min_int(kh - 1, h - 1 - top);
+    float* orow = out + q * ow * co;
+    // Rows and columns may start outside the image; the tile only reads taps inside it.
+    const float* xrow = x + (b * h + top) * rowstep;
+    for (int xx = 0; xx < ow;) {
+      const int left = xx * sw - pl;
+      if (i0 <= i1 && xx >= xa && xx + 1 <= xb) {
+        if (V == 4) tile(xrow + left * ci, f, orow + xx * co, 2, 4, i0, i1, 0, kw - 1, rowstep, xstep, ci, co, kw);
+        else tile(xrow + left * ci, f, orow + xx * co, 2, 1, i0, i1, 0, kw - 1, rowstep, xstep, ci, co, kw);
+        xx += 2;
+        continue;
       }
+      const int j0 = max_int(0, -left);
+      const int j1 = min_int(kw - 1, w - 1 - left);
+      if (i0 > i1 || j0 > j1) {  // every tap is padding
+        for (int k = 0; k < 4 * V; k += 4) wasm_v128_store(orow + xx * co + k, wasm_f32x4_splat(0.0f));
+      } else if (V == 4) {
+        tile(xrow + left * ci, f, orow + xx * co, 1, 4, i0, i1, j0, j1, rowstep, xstep, ci, co, kw);
+      } else {
+        tile(xrow + left * ci, f, orow + xx * co, 1, 1, i0, i1, j0, j1, rowstep, xstep, ci, co, kw);
+      }
+      xx += 1;
     }
   }
 }
@@ -104,7 +102,7 @@ static void block(const float* x, const float* f, float* out, int V, int h, int 
 // x: [batch, h, w, ci]; f: [kh, kw, ci, co]; out: [batch, oh, ow, co]. co % 4 == 0.
 // Strides sh, sw >= 1; pt, pl: padding before the first row and column (dilation 1).
 // Computes (overwrites) the output rows q = b * oh + y in [q0, q1) only, so that threads sharing the
-// memory can each take a range of rows (src/backends/wasm_native_threads.ts).
+// memory can each take a range of rows (src/backends/wasm_native.ts).
 __attribute__((export_name("conv2d_nhwc"))) void conv2d_nhwc(const float* x, const float* f, float* out,
                                                               int batch, int h, int w, int ci, int oh,
                                                               int ow, int co, int kh, int kw, int sh,

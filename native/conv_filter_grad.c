@@ -90,12 +90,13 @@ static void tile_1x4(const float* x, const float* dy, float* dw, int q0, int q1,
 // Strides sh, sw >= 1; pt, pl: the padding before the first row and column (dilation 1).
 // Computes (overwrites) the part of dw at taps t = i * kw + j in [t0, t1) and input channels in
 // [c0, c1) only, so that threads sharing the memory can each take a disjoint part
-// (src/backends/wasm_native_threads.ts).
+// (src/backends/wasm_native.ts).
 __attribute__((export_name("conv2d_filter_grad_nhwc"))) void conv2d_filter_grad_nhwc(
     const float* x, const float* dy, float* dw, int batch, int h, int w, int ci, int oh, int ow, int co,
     int kh, int kw, int sh, int sw, int pt, int pl, int t0, int t1, int c0, int c1) {
   for (int t = t0; t < t1; t++)
-    for (int k = (t * ci + c0) * co; k < (t * ci + c1) * co; k += 4) wasm_v128_store(dw + k, wasm_f32x4_splat(0.0f));
+    for (int k = (t * ci + c0) * co; k < (t * ci + c1) * co; k += 4)
+      wasm_v128_store(dw + k, wasm_f32x4_splat(0.0f));
   const int rows = batch * oh;
   const int chunk_rows = max_int(1, CHUNK_POSITIONS / max_int(1, ow));
   const int wide_o = co - co % TILE_O;
@@ -105,30 +106,28 @@ __attribute__((export_name("conv2d_filter_grad_nhwc"))) void conv2d_filter_grad_
     for (int t = t0; t < t1; t++) {
       const int i = t / kw;
       const int j = t - i * kw;
-      {
-        // Output columns whose input column x*sw + j - pl lies inside the image.
-        const int x0 = max_int(0, ceil_div(pl - j, sw));
-        const int x1 = min_int(ow - 1, floor_div(w - 1 + pl - j, sw));
-        if (x0 > x1) continue;
-        const int col0 = j - pl;
-        float* tap = dw + t * ci * co;
-        for (int c = c0; c < wide_c; c += TILE_C) {
-          for (int o = 0; o < wide_o; o += TILE_O) {
-            tile_2x16(x + c, dy + o, tap + c * co + o, q0, q1, oh, h, w, ci, co, ow, i, sh, pt, x0, x1,
-                      col0, sw);
-          }
-          for (int o = wide_o; o < co; o += 4) {
-            for (int cc = c; cc < c + TILE_C; cc++) {
-              tile_1x4(x + cc, dy + o, tap + cc * co + o, q0, q1, oh, h, w, ci, co, ow, i, sh, pt, x0, x1,
-                       col0, sw);
-            }
-          }
+      // Output columns whose input column x*sw + j - pl lies inside the image.
+      const int x0 = max_int(0, ceil_div(pl - j, sw));
+      const int x1 = min_int(ow - 1, floor_div(w - 1 + pl - j, sw));
+      if (x0 > x1) continue;
+      const int col0 = j - pl;
+      float* tap = dw + t * ci * co;
+      for (int c = c0; c < wide_c; c += TILE_C) {
+        for (int o = 0; o < wide_o; o += TILE_O) {
+          tile_2x16(x + c, dy + o, tap + c * co + o, q0, q1, oh, h, w, ci, co, ow, i, sh, pt, x0, x1,
+                    col0, sw);
         }
-        for (int c = wide_c; c < c1; c++) {
-          for (int o = 0; o < co; o += 4) {
-            tile_1x4(x + c, dy + o, tap + c * co + o, q0, q1, oh, h, w, ci, co, ow, i, sh, pt, x0, x1,
+        for (int o = wide_o; o < co; o += 4) {
+          for (int cc = c; cc < c + TILE_C; cc++) {
+            tile_1x4(x + cc, dy + o, tap + cc * co + o, q0, q1, oh, h, w, ci, co, ow, i, sh, pt, x0, x1,
                      col0, sw);
           }
+        }
+      }
+      for (int c = wide_c; c < c1; c++) {
+        for (int o = 0; o < co; o += 4) {
+          tile_1x4(x + c, dy + o, tap + c * co + o, q0, q1, oh, h, w, ci, co, ow, i, sh, pt, x0, x1,
+                   col0, sw);
         }
       }
     }

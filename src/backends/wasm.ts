@@ -6,7 +6,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkPositiveInteger, expected } from '../errors';
 import { importAtRuntime, isNode, nodeRequire } from '../node_env';
-import { registerWasmTrainingKernels, type WasmTrainingKernelOptions } from './wasm_kernels';
+import {
+  nativeKernelsEnabled,
+  registerWasmTrainingKernels,
+  type WasmTrainingKernelOptions,
+} from './wasm_kernels';
 import { nativeKernels, startNativeHelpers } from './wasm_native';
 
 const WHERE = 'setupWasm';
@@ -53,8 +57,9 @@ export interface WasmSetupResult {
    */
   nativeKernels: boolean;
   /**
-   * Helper threads the native convolutions split their work with (`threads - 1` on tfjs's threaded
-   * build, each a worker on the backend's shared memory); 0 on one thread or the plain build.
+   * Helper threads fer-cbam's native kernels split their work with (`threads - 1` on tfjs's threaded
+   * build, each a worker on the backend's shared memory); 0 on one thread, on the plain build and
+   * when the native kernels are off.
    */
   nativeHelpers: number;
 }
@@ -273,11 +278,13 @@ export async function setupWasm(options: WasmSetupOptions = {}): Promise<WasmSet
   const count = Math.max(1, wasm.getThreadsCount());
   const backend = tf.backend();
   const native = nativeKernels(backend) !== null;
-  const useNative =
-    native && kernelOptions !== false && (kernelOptions === true || kernelOptions.nativeKernels !== false);
-  const workerThreads = isNode()
-    ? ((await nodeRequire())('node:worker_threads') as Parameters<typeof startNativeHelpers>[2])
-    : undefined;
-  const nativeHelpers = useNative ? await startNativeHelpers(backend, count - 1, workerThreads) : 0;
+  // Helpers only where the registered kernels use the native module; asking for 0 stops any a
+  // previous call started.
+  const helpers = native && trainingKernels.length > 0 && nativeKernelsEnabled() ? count - 1 : 0;
+  const workerThreads =
+    helpers > 0 && isNode()
+      ? ((await nodeRequire())('node:worker_threads') as Parameters<typeof startNativeHelpers>[2])
+      : undefined;
+  const nativeHelpers = await startNativeHelpers(backend, helpers, workerThreads);
   return { threads: count, binary, trainingKernels, nativeKernels: native, nativeHelpers };
 }

@@ -87,6 +87,11 @@ export const WASM_TRAINING_KERNEL_DEFAULTS: Readonly<Required<WasmTrainingKernel
 /** Whether the registered kernels may use the native module (set by {@link registerWasmTrainingKernels}). */
 let nativeEnabled = true;
 
+/** Whether {@link registerWasmTrainingKernels} last switched the native kernels on. @internal */
+export function nativeKernelsEnabled(): boolean {
+  return nativeEnabled;
+}
+
 /** The native kernels on `backend`, or null when they are switched off or cannot load there. */
 function native(backend: object): NativeKernels | null {
   return nativeEnabled ? nativeKernels(backend) : null;

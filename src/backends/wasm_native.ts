@@ -2,7 +2,7 @@
  * fer-cbam's own wasm SIMD kernels (native/*.c, built by scripts/build-native.ts), instantiated on the
  * memory of a tfjs-backend-wasm backend so that they read and write its tensors in place: the plain
  * build for its SIMD module, the shared-memory build for its threaded SIMD module. They run on the
- * calling thread, and the convolutions also on helper threads when {@link startNativeHelpers} has
+ * calling thread, and large calls also on helper threads when {@link startNativeHelpers} has
  * started some (src/backends/wasm_native_threads.ts).
  * @module
  * @internal
@@ -180,6 +180,7 @@ export function batchNormGradScratchFloats(c: number): number {
 /** The native kernels of one backend. */
 interface NativeState {
   kernels: NativeKernels;
+  exports: NativeExports;
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   shared: boolean;
@@ -210,15 +211,14 @@ function splitRange(n: number, parts: number, step = 1): number[] {
 }
 
 /**
- * Runs `run(part, lo, hi)` over the parts of `bounds`: parts 1.. on the helpers (as the job `name` with
- * the arguments `args(lo, hi)`), part 0 on the calling thread, then waits for the helpers.
+ * Runs the job `name(...args(lo, hi, part))` for each part `[lo, hi)` of `bounds`: parts 1.. on the
+ * helpers, part 0 on the calling thread, then waits for the helpers. Empty parts are skipped.
  */
 function splitAcross(
   state: NativeState,
   name: HelperFunction,
   bounds: number[],
   args: (lo: number, hi: number, part: number) => number[],
-  own: (lo: number, hi: number) => void,
 ): void {
   const helpers = state.helpers!;
   let posted = 0;
@@ -229,13 +229,13 @@ function splitAcross(
         posted++;
       }
     }
-    own(bounds[0]!, bounds[1]!);
+    (state.exports[name] as (...a: number[]) => void)(...args(bounds[0]!, bounds[1]!, 0));
   } finally {
     for (let k = 0; k < posted; k++) helpers.wait(k);
   }
 }
 
-/** The kernels of `exports`, the convolutions split across `state.helpers` when there are any. */
+/** The kernels of `exports`, split across `state().helpers` when there are any and the call is large. */
 function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
   return {
     binary3(a, b, out, ...args) {
@@ -254,9 +254,7 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
         ...(args.slice(1, 9) as [number, number, number, number, number, number, number, number]),
         op,
       ];
-      splitAcross(s, 'binary3', splitRange(d0, s.helpers.count + 1), part, (lo, hi) =>
-        exports.binary3(...part(lo, hi)),
-      );
+      splitAcross(s, 'binary3', splitRange(d0, s.helpers.count + 1), part);
     },
     equal3: exports.equal3,
     max_middle(x, out, outer, mid, inner) {
@@ -272,9 +270,7 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
         mid,
         inner,
       ];
-      splitAcross(s, 'max_middle', splitRange(outer, s.helpers.count + 1), part, (lo, hi) =>
-        exports.max_middle(...part(lo, hi)),
-      );
+      splitAcross(s, 'max_middle', splitRange(outer, s.helpers.count + 1), part);
     },
     channel_moments(x, mean, variance, scratch, n, c) {
       const s = state();
@@ -287,13 +283,16 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
       const bounds = splitRange(n, s.helpers.count + 1, BN_BLOCK);
       const partial = (k: number) => scratch + 8 * k * c;
       const sumsOver = (centre: number, kind: number, into: number) => {
-        splitAcross(
-          s,
-          'channel_sums',
-          bounds,
-          (lo, hi, k) => [x, centre, partial(k), partial(k) + 4 * c, lo, hi, c, kind],
-          (lo, hi) => exports.channel_sums(x, centre, partial(0), partial(0) + 4 * c, lo, hi, c, kind),
-        );
+        splitAcross(s, 'channel_sums', bounds, (lo, hi, k) => [
+          x,
+          centre,
+          partial(k),
+          partial(k) + 4 * c,
+          lo,
+          hi,
+          c,
+          kind,
+        ]);
         const heap = new Float32Array(s.memory.buffer);
         for (let ch = 0; ch < c; ch++) {
           let total = 0;
@@ -315,14 +314,17 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
       // scratch: the coefficients a, b, d (3c floats), then per part its partial, dbeta and dgamma.
       const bounds = splitRange(n, s.helpers.count + 1, BN_BLOCK);
       const part = (k: number) => scratch + 12 * c * (k + 1);
-      splitAcross(
-        s,
-        'batch_norm_grad_sums',
-        bounds,
-        (lo, hi, k) => [x, dy, mean, part(k), part(k) + 4 * c, part(k) + 8 * c, lo, hi, c],
-        (lo, hi) =>
-          exports.batch_norm_grad_sums(x, dy, mean, part(0), part(0) + 4 * c, part(0) + 8 * c, lo, hi, c),
-      );
+      splitAcross(s, 'batch_norm_grad_sums', bounds, (lo, hi, k) => [
+        x,
+        dy,
+        mean,
+        part(k),
+        part(k) + 4 * c,
+        part(k) + 8 * c,
+        lo,
+        hi,
+        c,
+      ]);
       const heap = new Float32Array(s.memory.buffer);
       const coef = scratch >>> 2;
       for (let ch = 0; ch < c; ch++) {
@@ -342,13 +344,16 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
         heap[coef + c + ch] = db / n;
         heap[coef + 2 * c + ch] = (invstd * dg) / n;
       }
-      splitAcross(
-        s,
-        'batch_norm_dx',
-        splitRange(n, s.helpers.count + 1),
-        (lo, hi) => [x, dy, mean, scratch, dx, lo, hi, c],
-        (lo, hi) => exports.batch_norm_dx(x, dy, mean, scratch, dx, lo, hi, c),
-      );
+      splitAcross(s, 'batch_norm_dx', splitRange(n, s.helpers.count + 1), (lo, hi) => [
+        x,
+        dy,
+        mean,
+        scratch,
+        dx,
+        lo,
+        hi,
+        c,
+      ]);
     },
     conv2d_nhwc(x, f, out, ...g) {
       const [batch, , , ci, oh, ow, co, kh, kw] = g;
@@ -358,13 +363,14 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
         exports.conv2d_nhwc(x, f, out, ...g, 0, rows);
         return;
       }
-      splitAcross(
-        s,
-        'conv2d_nhwc',
-        splitRange(rows, s.helpers.count + 1),
-        (lo, hi) => [x, f, out, ...g, lo, hi],
-        (lo, hi) => exports.conv2d_nhwc(x, f, out, ...g, lo, hi),
-      );
+      splitAcross(s, 'conv2d_nhwc', splitRange(rows, s.helpers.count + 1), (lo, hi) => [
+        x,
+        f,
+        out,
+        ...g,
+        lo,
+        hi,
+      ]);
     },
     conv2d_filter_grad_nhwc(x, dy, dw, ...g) {
       const [batch, , , ci, oh, ow, co, kh, kw] = g;
@@ -377,21 +383,27 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
       const parts = s.helpers.count + 1;
       // Input channels in pairs (the kernel's register tile) when there are enough, else taps.
       if (ci >= 2 * parts) {
-        splitAcross(
-          s,
-          'conv2d_filter_grad_nhwc',
-          splitRange(ci, parts, 2),
-          (lo, hi) => [x, dy, dw, ...g, 0, taps, lo, hi],
-          (lo, hi) => exports.conv2d_filter_grad_nhwc(x, dy, dw, ...g, 0, taps, lo, hi),
-        );
+        splitAcross(s, 'conv2d_filter_grad_nhwc', splitRange(ci, parts, 2), (lo, hi) => [
+          x,
+          dy,
+          dw,
+          ...g,
+          0,
+          taps,
+          lo,
+          hi,
+        ]);
       } else {
-        splitAcross(
-          s,
-          'conv2d_filter_grad_nhwc',
-          splitRange(taps, parts),
-          (lo, hi) => [x, dy, dw, ...g, lo, hi, 0, ci],
-          (lo, hi) => exports.conv2d_filter_grad_nhwc(x, dy, dw, ...g, lo, hi, 0, ci),
-        );
+        splitAcross(s, 'conv2d_filter_grad_nhwc', splitRange(taps, parts), (lo, hi) => [
+          x,
+          dy,
+          dw,
+          ...g,
+          lo,
+          hi,
+          0,
+          ci,
+        ]);
       }
     },
   };
@@ -411,6 +423,7 @@ function nativeState(backend: object): NativeState | null {
         .exports as unknown as NativeExports;
       const s: NativeState = {
         kernels: wrap(exports, () => s),
+        exports,
         module: compiled,
         memory,
         shared,
@@ -428,7 +441,7 @@ function nativeState(backend: object): NativeState | null {
 /**
  * The native kernels on `backend`'s memory (a tfjs-backend-wasm backend), instantiated once per
  * backend; null when the backend's memory cannot be found or the module does not instantiate (then the
- * callers use their XNNPACK compositions). Synchronous: the modules are 31 KB, well under the size
+ * callers use their XNNPACK compositions). Synchronous: the modules are 44 KB, well under the size
  * browsers allow to compile on the main thread.
  * @internal
  */
@@ -437,7 +450,7 @@ export function nativeKernels(backend: object): NativeKernels | null {
 }
 
 /**
- * Starts `count` helper threads for the native convolutions of `backend` (replacing any it had;
+ * Starts `count` helper threads for the native kernels of `backend` (replacing any it had;
  * 0 stops them) and resolves to the number running: 0 where the backend's memory is not shared (tfjs's
  * plain SIMD build), the native kernels do not load, or the engine cannot start workers.
  * `workerThreads`: Node's `node:worker_threads` (browsers use the global `Worker`).
