@@ -79,7 +79,9 @@ if (args.help) {
       '  --reps N             repetitions, alternating which side goes first; also of the train()/evaluate() runs (default 2)',
       '  --steps N            timed steps per measurement (default 3), after --warmup N untimed (default 1)',
       "  --backends LIST      fer-cbam backends: wasm, wasm-xnnpack (wasm without fer-cbam's native kernels, for",
-      '                       before/after in one run), webgpu, tensorflow, cpu (default wasm; threads apply to wasm)',
+      '                       before/after in one run), wasm-direct (native kernels without Winograd), wasm-pool',
+      "                       (XNNPACK's pool on every thread, beside the native kernels' helpers), webgpu,",
+      '                       tensorflow, cpu (default wasm; threads apply to wasm)',
       "  --loop on|off        time train()'s whole loop against the bare step (default on)",
       '  --loop-batches N     batches of the train() measurement (default 8)',
       '  --torch auto|off     the PyTorch reference side by side (default auto: when python3 has torch)',
@@ -191,12 +193,22 @@ function findPython(): string | null {
 }
 
 const tsxCli = path.join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-/** wasm, and wasm with tfjs's and the XNNPACK kernels only (`wasm-xnnpack`). */
-const isWasm = (backend: string) => backend === 'wasm' || backend === 'wasm-xnnpack';
+/**
+ * wasm; wasm with tfjs's and the XNNPACK kernels only (`wasm-xnnpack`); without Winograd
+ * (`wasm-direct`); with XNNPACK's pool on every thread (`wasm-pool`).
+ */
+const WASM_VARIANTS: Record<string, string[]> = {
+  wasm: [],
+  'wasm-xnnpack': ['--kernels', 'xnnpack'],
+  'wasm-direct': ['--kernels', 'direct'],
+  'wasm-pool': [],
+};
+const isWasm = (backend: string) => Object.hasOwn(WASM_VARIANTS, backend);
 function ferWorker(backend: string, threads: number | null): LineWorker {
   const argv = [tsxCli, path.join(here, 'step_worker.ts'), '--backend', isWasm(backend) ? 'wasm' : backend];
-  if (backend === 'wasm-xnnpack') argv.push('--kernels', 'xnnpack');
+  argv.push(...(WASM_VARIANTS[backend] ?? []));
   if (threads !== null) argv.push('--threads', String(threads));
+  if (backend === 'wasm-pool' && threads !== null) argv.push('--xnnpack-threads', String(threads));
   return new LineWorker(`fer-cbam ${backend}${threads ? ` ${threads}t` : ''}`, process.execPath, argv);
 }
 

@@ -3,7 +3,7 @@
  * thread pool is set once at start (tfjs cannot resize it) and the orchestrator (bench/run.ts) can
  * alternate it with the PyTorch worker (bench/torch_speed.py --serve) measurement by measurement.
  *
- *   tsx bench/step_worker.ts --backend wasm --threads 1 [--kernels native|xnnpack]
+ *   tsx bench/step_worker.ts --backend wasm --threads 1 [--kernels native|direct|xnnpack] [--xnnpack-threads auto|N]
  *
  * Reads one JSON request per line on stdin and answers one JSON line on stdout (logs go to stderr):
  * - `{ op: 'step', model, batch, mode: 'train' | 'forward', steps, warmup }`: a bare step
@@ -26,7 +26,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { type BackendName, useBackend } from '../src/backends';
+import { type BackendName, setupWasm, useBackend, type WasmSetupOptions } from '../src/backends';
 import {
   type FaceDataset,
   loadFer2013,
@@ -42,8 +42,13 @@ const { values: args } = parseArgs({
   options: {
     backend: { type: 'string', default: 'wasm' },
     threads: { type: 'string' },
-    /** `xnnpack`: wasm without fer-cbam's native kernels (registerWasmTrainingKernels' nativeKernels). */
+    /**
+     * `xnnpack`: wasm without fer-cbam's native kernels (registerWasmTrainingKernels' nativeKernels);
+     * `direct`: with them but without Winograd (its `winograd` option).
+     */
     kernels: { type: 'string', default: 'native' },
+    /** XNNPACK's share of the threads (setupWasm's xnnpackThreads): auto or a number. */
+    'xnnpack-threads': { type: 'string', default: 'auto' },
   },
 });
 
@@ -62,14 +67,23 @@ export interface StepRequest {
 
 const threads = args.threads === undefined ? 'auto' : Number(args.threads);
 tf.env().set('PROD', true);
-if (args.kernels !== 'native' && args.kernels !== 'xnnpack') {
-  throw new RangeError(`step_worker: --kernels takes native or xnnpack, not "${args.kernels}"`);
+if (args.kernels !== 'native' && args.kernels !== 'xnnpack' && args.kernels !== 'direct') {
+  throw new RangeError(`step_worker: --kernels takes native, direct or xnnpack, not "${args.kernels}"`);
 }
-const backend = await useBackend(args.backend as BackendName, {
-  wasm: { threads, trainingKernels: { nativeKernels: args.kernels === 'native' } },
-});
+const xnnpackThreads = args['xnnpack-threads'] === 'auto' ? 'auto' : Number(args['xnnpack-threads']);
+const wasmOptions: WasmSetupOptions = {
+  threads,
+  xnnpackThreads,
+  trainingKernels: { nativeKernels: args.kernels !== 'xnnpack', winograd: args.kernels === 'native' },
+};
 let threadCount: number | null = null;
-if (backend === 'wasm') threadCount = (await import('@tensorflow/tfjs-backend-wasm')).getThreadsCount();
+let backend: string;
+if (args.backend === 'wasm') {
+  threadCount = (await setupWasm(wasmOptions)).threads;
+  backend = 'wasm';
+} else {
+  backend = await useBackend(args.backend as BackendName, { wasm: wasmOptions });
+}
 
 const models = new Map<string, tfl.LayersModel>();
 function model(name: string): tfl.LayersModel {

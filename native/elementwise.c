@@ -14,11 +14,14 @@
 #define OP_ADD 1
 #define OP_SUB 2
 #define OP_DIV 3
+// out = b: a broadcast (Tile of size-1 axes) as the same loop, with a = b.
+#define OP_RIGHT 4
 
 static inline __attribute__((always_inline)) v128_t vop(v128_t a, v128_t b, int op) {
   if (op == OP_MUL) return wasm_f32x4_mul(a, b);
   if (op == OP_ADD) return wasm_f32x4_add(a, b);
   if (op == OP_SUB) return wasm_f32x4_sub(a, b);
+  if (op == OP_RIGHT) return b;
   return wasm_f32x4_div(a, b);
 }
 
@@ -26,6 +29,7 @@ static inline __attribute__((always_inline)) float sop(float a, float b, int op)
   if (op == OP_MUL) return a * b;
   if (op == OP_ADD) return a + b;
   if (op == OP_SUB) return a - b;
+  if (op == OP_RIGHT) return b;
   return a / b;
 }
 
@@ -41,6 +45,9 @@ static inline __attribute__((always_inline)) void row(const float* a, const floa
   } else if (sa == 0 && sb == 1) {
     const v128_t va = wasm_f32x4_splat(a[0]);
     for (; k + 4 <= n; k += 4) wasm_v128_store(out + k, vop(va, wasm_v128_load(b + k), op));
+  } else if (sa == 0 && sb == 0) {
+    const v128_t v = vop(wasm_f32x4_splat(a[0]), wasm_f32x4_splat(b[0]), op);
+    for (; k + 4 <= n; k += 4) wasm_v128_store(out + k, v);
   }
   for (; k < n; k++) out[k] = sop(a[k * sa], b[k * sb], op);
 }
@@ -63,6 +70,7 @@ __attribute__((export_name("binary3"))) void binary3(const float* a, const float
   if (op == OP_MUL) binary3_op(a, b, out, d0, d1, d2, sa0, sa1, sa2, sb0, sb1, sb2, OP_MUL);
   else if (op == OP_ADD) binary3_op(a, b, out, d0, d1, d2, sa0, sa1, sa2, sb0, sb1, sb2, OP_ADD);
   else if (op == OP_SUB) binary3_op(a, b, out, d0, d1, d2, sa0, sa1, sa2, sb0, sb1, sb2, OP_SUB);
+  else if (op == OP_RIGHT) binary3_op(a, b, out, d0, d1, d2, sa0, sa1, sa2, sb0, sb1, sb2, OP_RIGHT);
   else binary3_op(a, b, out, d0, d1, d2, sa0, sa1, sa2, sb0, sb1, sb2, OP_DIV);
 }
 

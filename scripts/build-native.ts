@@ -19,7 +19,9 @@ const SOURCES = [
   'native/batch_norm.c',
   'native/conv2d.c',
   'native/conv_filter_grad.c',
+  'native/copy.c',
   'native/elementwise.c',
+  'native/winograd.c',
 ];
 const OUT = 'src/backends/wasm_native_binary.ts';
 const COMMON = ['--target=wasm32', '-O3', '-msimd128', '-fno-builtin', '-nostdlib', '-Wall', '-Werror'];

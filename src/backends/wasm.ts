@@ -11,7 +11,7 @@ import {
   registerWasmTrainingKernels,
   type WasmTrainingKernelOptions,
 } from './wasm_kernels';
-import { nativeKernels, startNativeHelpers } from './wasm_native';
+import { nativeKernels, nativeKernelsLoadable, startNativeHelpers } from './wasm_native';
 
 const WHERE = 'setupWasm';
 
@@ -24,6 +24,15 @@ export interface WasmSetupOptions {
    * cross-origin isolation) and this only sets the count. Defaults to `'auto'`.
    */
   threads?: number | 'auto';
+  /**
+   * Of those threads, how many XNNPACK's pool uses (1 to `threads`). `'auto'`: 1 where fer-cbam's native
+   * kernels load and the other `threads - 1` run them as helper threads (their convolutions,
+   * gradients, BatchNorm and element-wise kernels are most of a step), else `threads`. Why not both:
+   * after each operator XNNPACK's pool threads spin for a while waiting for the next one, on the
+   * cores the helpers need; with its pool on one thread the same step ran up to 1.4x faster with
+   * two threads and used less CPU (docs/backends.md). Defaults to `'auto'`.
+   */
+  xnnpackThreads?: number | 'auto';
   /**
    * Where the `.wasm` binaries are: a directory prefix (ending in `/`) or a map from binary name to
    * path or URL, as `setWasmPaths` takes. Defaults to the package's `dist/` directory in Node and to
@@ -38,15 +47,22 @@ export interface WasmSetupOptions {
 }
 
 /** Defaults of {@link WasmSetupOptions}. @category Backends */
-export const WASM_SETUP_DEFAULTS: Readonly<{ threads: 'auto'; trainingKernels: true }> = Object.freeze({
+export const WASM_SETUP_DEFAULTS: Readonly<{
+  threads: 'auto';
+  xnnpackThreads: 'auto';
+  trainingKernels: true;
+}> = Object.freeze({
   threads: 'auto',
+  xnnpackThreads: 'auto',
   trainingKernels: true,
 });
 
 /** What {@link setupWasm} configured. @category Backends */
 export interface WasmSetupResult {
-  /** Threads XNNPACK actually uses (reported by the backend after initialisation). */
+  /** Threads at work: XNNPACK's, or the calling thread and the native kernels' helpers, whichever is more. */
   threads: number;
+  /** Threads XNNPACK actually uses (reported by the backend after initialisation). */
+  xnnpackThreads: number;
   /** Which binary was loaded: `'threaded-simd'`, or `'tfjs-default'` (tfjs's own choice). */
   binary: 'threaded-simd' | 'tfjs-default';
   /** Kernels registered for training, empty when `trainingKernels` was false. */
@@ -248,6 +264,16 @@ async function withoutRethrowingHandlers<T>(init: () => Promise<T>): Promise<T> 
  */
 export async function setupWasm(options: WasmSetupOptions = {}): Promise<WasmSetupResult> {
   const threads = await resolveThreads(options.threads ?? WASM_SETUP_DEFAULTS.threads);
+  const kernelOptions = options.trainingKernels ?? WASM_SETUP_DEFAULTS.trainingKernels;
+  const nativePlanned =
+    kernelOptions !== false &&
+    (kernelOptions === true || kernelOptions.nativeKernels !== false) &&
+    nativeKernelsLoadable();
+  const xnnpackThreads = resolveXnnpackThreads(
+    options.xnnpackThreads ?? WASM_SETUP_DEFAULTS.xnnpackThreads,
+    threads,
+    nativePlanned,
+  );
   const wasm = await importWasmBackend();
   const alreadyInitialised = tf.engine().registry.wasm != null;
   let binary: WasmSetupResult['binary'] = 'tfjs-default';
@@ -257,7 +283,8 @@ export async function setupWasm(options: WasmSetupOptions = {}): Promise<WasmSet
     } else if (isNode()) {
       wasm.setWasmPaths((await wasmPackageFiles()).dist);
     }
-    wasm.setThreadsCount(threads);
+    wasm.setThreadsCount(xnnpackThreads);
+    initialisedThreads = threads;
     const nodeThreads =
       isNode() &&
       threads > 1 &&
@@ -268,14 +295,15 @@ export async function setupWasm(options: WasmSetupOptions = {}): Promise<WasmSet
       binary = 'threaded-simd';
     }
   }
-  const kernelOptions = options.trainingKernels ?? WASM_SETUP_DEFAULTS.trainingKernels;
   const trainingKernels =
     kernelOptions === false ? [] : registerWasmTrainingKernels(kernelOptions === true ? {} : kernelOptions);
   const initialised = await withoutRethrowingHandlers(() => tf.setBackend('wasm'));
   if (!initialised) {
     throw new Error(`${WHERE}: the wasm backend failed to initialise (see the warning tfjs printed).`);
   }
-  const count = Math.max(1, wasm.getThreadsCount());
+  const pool = Math.max(1, wasm.getThreadsCount());
+  // The threads the binary was set up for (a later call cannot change them), whatever XNNPACK's share.
+  const count = Math.min(threads, initialisedThreads ?? pool);
   const backend = tf.backend();
   const native = nativeKernels(backend) !== null;
   // Helpers only where the registered kernels use the native module; asking for 0 stops any a
@@ -286,5 +314,24 @@ export async function setupWasm(options: WasmSetupOptions = {}): Promise<WasmSet
       ? ((await nodeRequire())('node:worker_threads') as Parameters<typeof startNativeHelpers>[2])
       : undefined;
   const nativeHelpers = await startNativeHelpers(backend, helpers, workerThreads);
-  return { threads: count, binary, trainingKernels, nativeKernels: native, nativeHelpers };
+  return {
+    threads: Math.max(pool, 1 + nativeHelpers),
+    xnnpackThreads: pool,
+    binary,
+    trainingKernels,
+    nativeKernels: native,
+    nativeHelpers,
+  };
+}
+
+/** Threads {@link setupWasm} set the wasm binary up for (its first call that initialised the backend). */
+let initialisedThreads: number | undefined;
+
+function resolveXnnpackThreads(value: number | 'auto', threads: number, native: boolean): number {
+  if (value === 'auto') return native ? 1 : threads;
+  checkPositiveInteger(value, 'xnnpackThreads', WHERE);
+  if (value > threads) {
+    throw new RangeError(expected(WHERE, 'xnnpackThreads', `an integer in [1, threads = ${threads}]`, value));
+  }
+  return value;
 }

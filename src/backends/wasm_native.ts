@@ -48,11 +48,23 @@ export type Strided3 = [
 export interface NativeKernels {
   /**
    * `out[i0, i1, i2] = a[i0*sa0 + i1*sa1 + i2*sa2] (op) b[...]` over float32, `out` contiguous;
-   * op 0 multiply, 1 add, 2 subtract, 3 divide.
+   * op 0 multiply, 1 add, 2 subtract, 3 divide, 4 `b` alone (a broadcast; pass `a = b`).
    */
   binary3(a: number, b: number, out: number, ...inner: [...Strided3, op: number]): void;
   /** The same with `out` bytes `a == b` (1 or 0). */
   equal3(a: number, b: number, out: number, ...inner: Strided3): void;
+  /**
+   * Copies `count` blocks of `bytes` bytes, block k from `src + k * srcStride` to
+   * `dst + k * dstStride` (byte offsets and strides; no overlap).
+   */
+  copy_blocks(
+    dst: number,
+    src: number,
+    count: number,
+    bytes: number,
+    dstStride: number,
+    srcStride: number,
+  ): void;
   /** `x` `[outer, mid, inner]` to `out` `[outer, inner]`: the maximum over `mid` (NaN if any is). */
   max_middle(x: number, out: number, outer: number, mid: number, inner: number): void;
   /**
@@ -88,6 +100,41 @@ export interface NativeKernels {
    * float32, `co % 4 == 0`; `dw` is overwritten.
    */
   conv2d_filter_grad_nhwc(x: number, dy: number, dw: number, ...geometry: NativeConvGeometry): void;
+  /**
+   * Winograd F(2x2, 3x3)'s filter transform `u[16, ci, co] = G f G^T` of `f` `[3, 3, ci, co]`,
+   * `co % 4 == 0`, for {@link NativeKernels.conv2d_winograd_nhwc}.
+   */
+  winograd_filter_3x3(f: number, u: number, ci: number, co: number): void;
+  /**
+   * The 3x3 stride-1 convolution of `x` by Winograd F(2x2, 3x3) from the transformed filter `u`, the
+   * same as {@link NativeKernels.conv2d_nhwc} within float32 rounding; `ci % 4 == 0`, `co % 4 == 0`;
+   * `scratch`: {@link NativeKernels.winogradScratchFloats}`(ci, co)` floats. The geometry's kh, kw
+   * must be 3 and its strides 1.
+   */
+  conv2d_winograd_nhwc(
+    x: number,
+    u: number,
+    out: number,
+    scratch: number,
+    ...geometry: NativeConvGeometry
+  ): void;
+  /**
+   * The filter gradient of a 3x3 stride-1 convolution by Winograd F(2x2, 3x3), the same as
+   * {@link NativeKernels.conv2d_filter_grad_nhwc} within float32 rounding; `ci % 4 == 0`,
+   * `co % 4 == 0`; `scratch`: {@link NativeKernels.winogradScratchFloats}`(ci, co, true)` floats.
+   */
+  conv2d_winograd_filter_grad_nhwc(
+    x: number,
+    dy: number,
+    dw: number,
+    scratch: number,
+    ...geometry: NativeConvGeometry
+  ): void;
+  /**
+   * Floats of scratch the Winograd kernels need, for the threads running: the forward convolution's,
+   * or with `filterGrad` the filter gradient's (which also holds each thread's sums).
+   */
+  winogradScratchFloats(ci: number, co: number, filterGrad?: boolean): number;
 }
 
 /**
@@ -116,7 +163,16 @@ interface EmscriptenModule {
 }
 
 /** The module's raw exports: the convolutions take the part of their output to compute. */
-interface NativeExports extends Omit<NativeKernels, 'conv2d_nhwc' | 'conv2d_filter_grad_nhwc'> {
+interface NativeExports
+  extends Omit<
+    NativeKernels,
+    | 'conv2d_nhwc'
+    | 'conv2d_filter_grad_nhwc'
+    | 'winograd_filter_3x3'
+    | 'conv2d_winograd_nhwc'
+    | 'conv2d_winograd_filter_grad_nhwc'
+    | 'winogradScratchFloats'
+  > {
   /** Output rows `b * oh + y` in `[q0, q1)`. */
   conv2d_nhwc(x: number, f: number, out: number, ...g: [...NativeConvGeometry, q0: number, q1: number]): void;
   /** Taps `i * kw + j` in `[t0, t1)` x input channels in `[c0, c1)`. */
@@ -125,6 +181,57 @@ interface NativeExports extends Omit<NativeKernels, 'conv2d_nhwc' | 'conv2d_filt
     dy: number,
     dw: number,
     ...g: [...NativeConvGeometry, t0: number, t1: number, c0: number, c1: number]
+  ): void;
+  /** Input channels in `[c0, c1)`. */
+  winograd_filter_3x3(f: number, u: number, ci: number, co: number, c0: number, c1: number): void;
+  /** Tile rows `b * ceil(oh / 2) + ty` in `[q0, q1)`, in blocks of `nt` tiles. */
+  conv2d_winograd_nhwc(
+    x: number,
+    u: number,
+    out: number,
+    scratch: number,
+    batch: number,
+    h: number,
+    w: number,
+    ci: number,
+    oh: number,
+    ow: number,
+    co: number,
+    pt: number,
+    pl: number,
+    nt: number,
+    q0: number,
+    q1: number,
+  ): void;
+  /** The sums `du` (16 x ci x co) over tiles `[t0, t1)`. */
+  conv2d_winograd_filter_grad_nhwc(
+    x: number,
+    dy: number,
+    du: number,
+    scratch: number,
+    batch: number,
+    h: number,
+    w: number,
+    ci: number,
+    oh: number,
+    ow: number,
+    co: number,
+    pt: number,
+    pl: number,
+    nt: number,
+    t0: number,
+    t1: number,
+  ): void;
+  /** `dw` (input channels `[c0, c1)`) from the `parts` sums `du`, `stride` floats apart. */
+  winograd_filter_grad_finish(
+    du: number,
+    stride: number,
+    parts: number,
+    dw: number,
+    ci: number,
+    co: number,
+    c0: number,
+    c1: number,
   ): void;
   /** `total[k]` = the sum over positions `[p0, p1)` of `x` (kind 0) or `(x - mean)^2` (kind 1). */
   channel_sums(
@@ -176,6 +283,24 @@ export function momentsScratchFloats(c: number): number {
 export function batchNormGradScratchFloats(c: number): number {
   return 3 * c + 3 * c * MAX_PARTS;
 }
+
+/**
+ * Tiles per block of the Winograd convolution: the block's transformed input and products
+ * (16 x nt x (ci + co) floats) stay in the core's cache.
+ */
+function winogradBlock(ci: number, co: number): number {
+  return Math.max(2, Math.min(WINOGRAD_MAX_BLOCK, Math.floor(WINOGRAD_BLOCK_FLOATS / 16 / (ci + co))));
+}
+/**
+ * Floats of scratch one part of the Winograd convolution needs (native/winograd.c); for the filter
+ * gradient, followed by the part's sums dU (16 x ci x co).
+ */
+function winogradPartFloats(ci: number, co: number, nt: number, filterGrad: boolean): number {
+  return ci + 16 * (nt * (ci + co) + 32) + (filterGrad ? 16 * ci * co : 0);
+}
+// Block sizes from 4 to 256 tiles measured within noise of each other on the ResNet layers.
+const WINOGRAD_BLOCK_FLOATS = 65536;
+const WINOGRAD_MAX_BLOCK = 64;
 
 /** The native kernels of one backend. */
 interface NativeState {
@@ -257,6 +382,21 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
       splitAcross(s, 'binary3', splitRange(d0, s.helpers.count + 1), part);
     },
     equal3: exports.equal3,
+    copy_blocks(dst, src, count, bytes, dstStride, srcStride) {
+      const s = state();
+      if (s.helpers === null || count < 2 || count * bytes < 4 * MIN_SPLIT_ELEMENTS) {
+        exports.copy_blocks(dst, src, count, bytes, dstStride, srcStride);
+        return;
+      }
+      splitAcross(s, 'copy_blocks', splitRange(count, s.helpers.count + 1), (lo, hi) => [
+        dst + lo * dstStride,
+        src + lo * srcStride,
+        hi - lo,
+        bytes,
+        dstStride,
+        srcStride,
+      ]);
+    },
     max_middle(x, out, outer, mid, inner) {
       const s = state();
       if (s.helpers === null || outer < 2 || outer * mid * inner < MIN_SPLIT_ELEMENTS) {
@@ -368,6 +508,84 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
         f,
         out,
         ...g,
+        lo,
+        hi,
+      ]);
+    },
+    winograd_filter_3x3(f, u, ci, co) {
+      const s = state();
+      if (s.helpers === null || ci < 2 || ci * co * 16 < MIN_SPLIT_ELEMENTS) {
+        exports.winograd_filter_3x3(f, u, ci, co, 0, ci);
+        return;
+      }
+      splitAcross(s, 'winograd_filter_3x3', splitRange(ci, s.helpers.count + 1), (lo, hi) => [
+        f,
+        u,
+        ci,
+        co,
+        lo,
+        hi,
+      ]);
+    },
+    winogradScratchFloats(ci, co, filterGrad = false) {
+      const parts = (state().helpers?.count ?? 0) + 1;
+      return parts * winogradPartFloats(ci, co, winogradBlock(ci, co), filterGrad);
+    },
+    conv2d_winograd_nhwc(x, u, out, scratch, ...g) {
+      const [batch, h, w, ci, oh, ow, co, , , , , pt, pl] = g;
+      const nt = winogradBlock(ci, co);
+      const rows = batch * Math.ceil(oh / 2);
+      const geometry = [batch, h, w, ci, oh, ow, co, pt, pl, nt] as const;
+      const s = state();
+      if (s.helpers === null || rows < 2 || batch * oh * ow * co * 9 * ci < MIN_SPLIT_MACS) {
+        exports.conv2d_winograd_nhwc(x, u, out, scratch, ...geometry, 0, rows);
+        return;
+      }
+      // Each part has its own slice of scratch.
+      const perPart = 4 * winogradPartFloats(ci, co, nt, false);
+      splitAcross(s, 'conv2d_winograd_nhwc', splitRange(rows, s.helpers.count + 1), (lo, hi, k) => [
+        x,
+        u,
+        out,
+        scratch + k * perPart,
+        ...geometry,
+        lo,
+        hi,
+      ]);
+    },
+    conv2d_winograd_filter_grad_nhwc(x, dy, dw, scratch, ...g) {
+      const [batch, h, w, ci, oh, ow, co, , , , , pt, pl] = g;
+      const nt = winogradBlock(ci, co);
+      const tiles = batch * Math.ceil(oh / 2) * Math.ceil(ow / 2);
+      const geometry = [batch, h, w, ci, oh, ow, co, pt, pl, nt] as const;
+      const s = state();
+      // Each part sums its tiles into the dU at the end of its own slice of scratch; the sums of all
+      // parts are then added and transformed back (split by input channels).
+      const perPart = winogradPartFloats(ci, co, nt, true);
+      const du = (k: number) => scratch + 4 * (k * perPart + winogradPartFloats(ci, co, nt, false));
+      if (s.helpers === null || tiles < 2 || batch * oh * ow * co * 9 * ci < MIN_SPLIT_MACS) {
+        exports.conv2d_winograd_filter_grad_nhwc(x, dy, du(0), scratch, ...geometry, 0, tiles);
+        exports.winograd_filter_grad_finish(du(0), perPart, 1, dw, ci, co, 0, ci);
+        return;
+      }
+      const bounds = splitRange(tiles, s.helpers.count + 1);
+      splitAcross(s, 'conv2d_winograd_filter_grad_nhwc', bounds, (lo, hi, k) => [
+        x,
+        dy,
+        du(k),
+        scratch + 4 * k * perPart,
+        ...geometry,
+        lo,
+        hi,
+      ]);
+      const parts = bounds.length - 1;
+      splitAcross(s, 'winograd_filter_grad_finish', splitRange(ci, parts), (lo, hi) => [
+        du(0),
+        perPart,
+        parts,
+        dw,
+        ci,
+        co,
         lo,
         hi,
       ]);

@@ -25,6 +25,11 @@ export const HELPER_FUNCTIONS = [
   'channel_sums',
   'batch_norm_grad_sums',
   'batch_norm_dx',
+  'winograd_filter_3x3',
+  'conv2d_winograd_nhwc',
+  'conv2d_winograd_filter_grad_nhwc',
+  'winograd_filter_grad_finish',
+  'copy_blocks',
 ] as const;
 /** A function a helper can run. */
 export type HelperFunction = (typeof HELPER_FUNCTIONS)[number];

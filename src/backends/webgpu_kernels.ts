@@ -10,6 +10,7 @@ import type { TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { BATCH_NORM_GRAD_KERNEL, CHANNEL_MOMENTS_KERNEL } from '../ops/batch_norm';
 import { LINEAR_COMBINATION_KERNEL } from '../ops/linear_combination';
+import { registerReductionGradients } from '../ops/reduction_gradients';
 import { conv2DBackpropInputNHWC } from './conv_grads';
 import {
   convGeometry,
@@ -430,6 +431,7 @@ let webgpuInstalled: Map<string, tf.KernelConfig | null> | null = null;
  */
 export function registerWebGPUTrainingKernels(options: WebGPUTrainingKernelOptions = {}): string[] {
   unregisterWebGPUTrainingKernels();
+  registerReductionGradients();
   const kernels: [string, (a: KernelArgs) => TensorInfo | TensorInfo[]][] = [
     ['Conv2DBackpropFilter', conv2DBackpropFilterWebGPU],
     [LINEAR_COMBINATION_KERNEL, linearCombinationWebGPU],

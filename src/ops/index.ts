@@ -5,3 +5,4 @@ export {
   channelMoments,
 } from './batch_norm';
 export { LINEAR_COMBINATION_KERNEL, type LinearTerm, linearCombination } from './linear_combination';
+export { registerReductionGradients } from './reduction_gradients';

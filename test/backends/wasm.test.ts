@@ -21,14 +21,26 @@ describe('setupWasm', () => {
     await expect(setupWasm({ threads: 9 })).rejects.toThrow(
       /`threads` to be an integer in \[1, 8\], but got 9/,
     );
+    await expect(setupWasm({ threads: 2, xnnpackThreads: 3 })).rejects.toThrow(
+      /`xnnpackThreads` to be an integer in \[1, threads = 2\], but got 3/,
+    );
+    await expect(setupWasm({ threads: 2, xnnpackThreads: 0 })).rejects.toThrow(/xnnpackThreads/);
   });
 
   it('runs the threaded SIMD binary in Node with two XNNPACK threads and the training kernels', async () => {
-    expect(WASM_SETUP_DEFAULTS.threads).toBe('auto');
-    const result = await setupWasm({ threads: 2 });
+    expect(WASM_SETUP_DEFAULTS).toMatchObject({ threads: 'auto', xnnpackThreads: 'auto' });
+    // XNNPACK on both threads here ('auto' gives it one beside the native kernels' helper: the next
+    // test and the exit test below).
+    const result = await setupWasm({ threads: 2, xnnpackThreads: 2 });
     expect(tf.getBackend()).toBe('wasm');
     // fer-cbam's own kernels, on the threaded build's shared memory (the direct filter gradient below).
-    expect(result).toMatchObject({ threads: 2, binary: 'threaded-simd', nativeKernels: true });
+    expect(result).toMatchObject({
+      threads: 2,
+      xnnpackThreads: 2,
+      binary: 'threaded-simd',
+      nativeKernels: true,
+      nativeHelpers: 1,
+    });
     expect(result.trainingKernels).toContain('Conv2DBackpropFilter');
     // Large enough for XNNPACK to split the work across both threads.
     const run = () => {
@@ -51,10 +63,11 @@ describe('setupWasm', () => {
     expect(result.nativeHelpers).toBe(1);
     expect(nativeHelperCount(tf.engine().findBackend('wasm'))).toBe(1);
     // Each above the size the kernels split at: the output rows of the forward and input-gradient
-    // convolutions, the filter gradient by input-channel pairs (16, and 7: a part with an odd edge) and
+    // convolutions (Winograd's tile rows for the 3x3 stride-1 ones), the filter gradient by input-channel pairs (16, and 7: a part with an odd edge) and
     // by taps (1 and 3 input channels), stride 2, and the element-wise kernels by their outer axis.
     const cases: ConvCase[] = [
       [[8, 24, 24, 16], [3, 3, 16, 32], 1, 'same'],
+      [[8, 23, 21, 12], [3, 3, 12, 20], 1, 'same'], // Winograd's tile rows, odd edges
       [[4, 23, 23, 7], [3, 3, 7, 20], 2, 'same'],
       [[16, 44, 44, 1], [3, 3, 1, 16], 1, 'same'],
       [[12, 30, 30, 3], [5, 5, 3, 8], 1, 'valid'],
@@ -107,7 +120,7 @@ describe('setupWasm', () => {
       "const { setupWasm } = await import('./src/backends/wasm.ts');",
       'const r = await setupWasm({ threads: 2 });',
       'const v = (await tf.sum(tf.matMul(tf.ones([64, 64]), tf.ones([64, 64]))).data())[0];',
-      'console.log(JSON.stringify({ threads: r.threads, v }));',
+      'console.log(JSON.stringify({ threads: r.threads, xnnpack: r.xnnpackThreads, helpers: r.nativeHelpers, v }));',
     ].join('\n');
     const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
       cwd: root,
@@ -115,7 +128,13 @@ describe('setupWasm', () => {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
     });
-    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ threads: 2, v: 64 * 64 * 64 });
+    // 'auto': XNNPACK on one thread, the other for the native kernels' helper.
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({
+      threads: 2,
+      xnnpack: 1,
+      helpers: 1,
+      v: 64 * 64 * 64,
+    });
   });
   // Emscripten's glue re-throws uncaught errors from its own listener, so Node printed the glue's
   // minified 30 kB source line instead of the user's error; setupWasm removes those listeners.

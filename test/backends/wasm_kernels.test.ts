@@ -70,6 +70,24 @@ const CONV_CASES: ConvCase[] = [
       [0, 0],
     ],
   ],
+  // Winograd F(2x2, 3x3) (3x3, stride 1, 8+ input channels): odd output sizes (tiles past the edge),
+  // 4-channel output edges (12, 36), 'valid' and asymmetric padding, an image smaller than a tile, and
+  // more tiles than one block (245, across images).
+  [[3, 7, 9, 8], [3, 3, 8, 12], 1, 'same'],
+  [[2, 9, 8, 12], [3, 3, 12, 36], 1, 'valid'],
+  [
+    [2, 5, 6, 8],
+    [3, 3, 8, 4],
+    1,
+    [
+      [0, 0],
+      [2, 0],
+      [0, 1],
+      [0, 0],
+    ],
+  ],
+  [[1, 1, 3, 8], [3, 3, 8, 16], 1, 'same'],
+  [[5, 13, 13, 16], [3, 3, 16, 16], 1, 'same'],
 ];
 
 beforeAll(async () => {
@@ -123,6 +141,32 @@ describe('wasm training kernels: Conv2D gradients', () => {
     const wasm = await valuesOn('wasm', run);
     for (let i = 0; i < cpu.length; i++)
       expect(relError(wasm[i]!, cpu[i]!), `output ${i}`).toBeLessThan(1e-5);
+  });
+
+  it('Winograd F(2x2, 3x3) runs the 3x3 stride-1 layers and their gradients, agreeing with the direct kernels', async () => {
+    // Its rounding differs from the direct sum's, so equal bits would mean it did not run.
+    const c: ConvCase = [[4, 11, 11, 32], [3, 3, 32, 32], 1, 'same'];
+    const run = () => [
+      tf.conv2d(seededTensor(c[0], 1) as tf.Tensor4D, seededTensor(c[1], 2) as tf.Tensor4D, 1, 'same'),
+      ...convGrads(c)(),
+    ];
+    const cpu = await valuesOn('cpu', run);
+    const winograd = await valuesOn('wasm', run);
+    registerWasmTrainingKernels({ winograd: false });
+    let direct: Float32Array[];
+    try {
+      direct = await valuesOn('wasm', run);
+    } finally {
+      registerWasmTrainingKernels();
+    }
+    for (const [i, name] of ['forward', 'dx', 'dw'].entries()) {
+      expect(relError(winograd[i]!, cpu[i]!), name).toBeLessThan(1e-5);
+      expect(relError(direct[i]!, cpu[i]!), name).toBeLessThan(1e-5);
+      expect(
+        winograd[i]!.some((v, k) => v !== direct[i]![k]),
+        name,
+      ).toBe(true);
+    }
   });
 
   it('with the native kernels off (XNNPACK compositions) convolutions and gradients equal the cpu backend too', async () => {
@@ -344,6 +388,24 @@ describe('wasm heap kernels: Concat', () => {
       'int32',
     ],
     [[[6], [2]], 0, 'bool'],
+    // Eight or more blocks per input: the native block copy, with 4-byte and 1-byte element tails.
+    [
+      [
+        [9, 3],
+        [9, 5],
+      ],
+      1,
+      'int32',
+    ],
+    [
+      [
+        [10, 3],
+        [10, 1],
+        [10, 17],
+      ],
+      1,
+      'bool',
+    ],
   ] as const)('%j along %j (%s) equals the cpu backend', async (shapes, axis, dtype) => {
     const run = () => {
       const xs = shapes.map((shape, i) => {
@@ -525,6 +587,20 @@ describe('wasm heap kernels: SplitV', () => {
   );
 });
 
+describe('wasm kernels: Cast to its own dtype', () => {
+  it('shares the buffer and keeps its values when the input is disposed', async () => {
+    await tf.setBackend('wasm');
+    const x = seededTensor([3, 4], 21);
+    const expected = Array.from(await x.data());
+    const before = tf.memory().numDataBuffers;
+    const y = tf.cast(x, 'float32');
+    expect(tf.memory().numDataBuffers).toBe(before); // no copy
+    x.dispose();
+    expect(Array.from(await y.data())).toEqual(expected);
+    y.dispose();
+  });
+});
+
 describe('wasm kernels: Cast to bool', () => {
   it('gives true for every non-zero value, as the cpu backend does', async () => {
     // tfjs-backend-wasm 4.22 stores the low byte of the value (-2 -> 254), so cast back gives 254.
@@ -603,6 +679,16 @@ describe('wasm training kernels: Tile and UnsortedSegmentSum', () => {
     [
       [4, 5],
       [1, 1],
+    ],
+    // Broadcasts (only axes of size 1 tiled; the native element-wise pass): CBAM's per-channel and
+    // per-position maps back to the activation's shape.
+    [
+      [3, 1, 1, 5],
+      [1, 4, 6, 1],
+    ],
+    [
+      [3, 4, 6, 1],
+      [1, 1, 1, 5],
     ],
   ])('tile %j by %j is exact', async (shape, reps) => {
     const run = () => tf.tile(seededTensor(shape, 7), reps);
