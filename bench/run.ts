@@ -62,6 +62,7 @@ const { values: args } = parseArgs({
     python: { type: 'string' },
     data: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    baseline: { type: 'string' },
     json: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -88,6 +89,8 @@ if (args.help) {
       '  --python PATH        python with torch (default /usr/bin/python3, then python3)',
       '  --data PATH|off      fer2013.csv(.gz) for the loop and loader (default ../shared/data/fer2013/fer2013.csv.gz)',
       '  --profile            print the slowest kernels of one training step per model',
+      '  --baseline DIR       another checkout of fer-cbam (its own npm install): adds the backend',
+      "                       'baseline', its wasm, for before/after in one run",
       '  --json FILE          write every measurement and the summary as JSON',
     ].join('\n'),
   );
@@ -135,6 +138,16 @@ const reps = positiveInt(String(args.reps), 'reps');
 const steps = positiveInt(String(args.steps), 'steps');
 const warmup = Number(args.warmup);
 const backends = list(args.backends);
+if (args.baseline !== undefined) {
+  if (!existsSync(path.join(args.baseline, 'bench', 'step_worker.ts'))) {
+    throw new Error(
+      `bench: --baseline ${args.baseline}: no bench/step_worker.ts there (a fer-cbam checkout?)`,
+    );
+  }
+  if (!backends.includes('baseline')) backends.push('baseline');
+} else if (backends.includes('baseline')) {
+  throw new Error('bench: --backends baseline needs --baseline DIR');
+}
 const dataPath =
   args.data === 'off'
     ? undefined
@@ -203,8 +216,17 @@ const WASM_VARIANTS: Record<string, string[]> = {
   'wasm-direct': ['--kernels', 'direct'],
   'wasm-pool': [],
 };
-const isWasm = (backend: string) => Object.hasOwn(WASM_VARIANTS, backend);
+const isWasm = (backend: string) => Object.hasOwn(WASM_VARIANTS, backend) || backend === 'baseline';
 function ferWorker(backend: string, threads: number | null): LineWorker {
+  if (backend === 'baseline') {
+    const dir = path.resolve(args.baseline!);
+    const argv = [
+      path.join(dir, 'node_modules', 'tsx', 'dist', 'cli.mjs'),
+      path.join(dir, 'bench', 'step_worker.ts'),
+    ];
+    argv.push('--backend', 'wasm', ...(threads !== null ? ['--threads', String(threads)] : []));
+    return new LineWorker(`fer-cbam baseline${threads ? ` ${threads}t` : ''}`, process.execPath, argv);
+  }
   const argv = [tsxCli, path.join(here, 'step_worker.ts'), '--backend', isWasm(backend) ? 'wasm' : backend];
   argv.push(...(WASM_VARIANTS[backend] ?? []));
   if (threads !== null) argv.push('--threads', String(threads));

@@ -26,23 +26,25 @@ export interface MatMulTraits {
 }
 
 /**
- * Which formulation Conv2DBackpropFilter uses: `'direct'` (wasm only: fer-cbam's own SIMD kernel,
- * native/conv_filter_grad.c, for filters whose output channels are a multiple of 4; `'perTap'` for
- * others and on other backends), `'perTap'` (a matrix product per filter tap), `'im2col'` (one product
+ * Which formulation Conv2DBackpropFilter uses: `'direct'` (wasm only: fer-cbam's own SIMD kernels,
+ * native/conv_filter_grad.c and, for 3x3 stride-1 filters, Winograd in native/winograd.c; output
+ * channels that are not a multiple of 4 are zero-padded; `'perTap'` where the native kernels do not
+ * load and on other backends), `'perTap'` (a matrix product per filter tap), `'im2col'` (one product
  * with the stacked windows), `'conv'` (a forward convolution with batch and channels swapped), or
- * `'auto'`: `'conv'` for filters with at most {@link AUTO_CONV_MAX_OUT_CHANNELS} output channels,
- * otherwise `'direct'` where it applies and `'perTap'` where not. The type of
+ * `'auto'`: `'direct'` where fer-cbam's native kernels run, else `'conv'` for filters with at most
+ * {@link AUTO_CONV_MAX_OUT_CHANNELS} output channels and `'perTap'` for the rest. The type of
  * `WasmTrainingKernelOptions.filterGradMethod`.
  * @category Backends
  */
 export type FilterGradMethod = 'auto' | 'direct' | 'perTap' | 'im2col' | 'conv';
 
 /**
- * Largest number of output channels for which `'auto'` takes the `'conv'` formulation. Why: with one
- * output channel (CBAM's 7x7 spatial gate, 2 -> 1 channels) the per-tap products are 49 products with
- * one column, and `'conv'` is 3.6x faster at 44x44 (batch 64, one wasm thread: 13 ms against 47 ms) and
- * 17x at 6x6; with 16 or more output channels the `'direct'` kernel is 2-4x faster than the others
- * (docs/backends.md).
+ * Largest number of output channels for which `'auto'` takes the `'conv'` formulation when fer-cbam's
+ * native kernels are not running. Why: with one output channel (CBAM's 7x7 spatial gate, 2 -> 1
+ * channels) the per-tap products are 49 products with one column, and `'conv'` is 3.6x faster at 44x44
+ * (batch 64, one wasm thread: 13 ms against 47 ms) and 17x at 6x6. With the native kernels `'direct'`
+ * is faster still there (zero-padded to 4 channels: 7.2 against 9.6 ms) and 2-4x faster than the others
+ * from 16 output channels (docs/backends.md).
  * @category Backends
  */
 export const AUTO_CONV_MAX_OUT_CHANNELS = 4;

@@ -8,7 +8,6 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  AUTO_CONV_MAX_OUT_CHANNELS,
   conv2DBackpropFilterNHWC,
   conv2DBackpropInputNHWC,
   depthwiseBackpropFilterNHWC,
@@ -50,11 +49,12 @@ const WASM_MATMUL: MatMulTraits = { fastTransposes: false };
 /** Options of {@link registerWasmTrainingKernels}. @category Backends */
 export interface WasmTrainingKernelOptions {
   /**
-   * Formulation of `Conv2DBackpropFilter`: `'direct'` (fer-cbam's own SIMD kernel, for output channels
-   * that are a multiple of 4), `'perTap'` (one matrix product per filter tap, the right operand `dY`
-   * packed once), `'im2col'` (one product with the stacked windows), `'conv'` (one XNNPACK convolution
-   * with batch and channels swapped), or `'auto'`: `'conv'` for filters with few output channels (CBAM's
-   * spatial gate, {@link AUTO_CONV_MAX_OUT_CHANNELS}), `'direct'` where it applies, else `'perTap'`.
+   * Formulation of `Conv2DBackpropFilter`: `'direct'` (fer-cbam's own SIMD kernels, Winograd for 3x3
+   * stride-1 filters; output channels that are not a multiple of 4 zero-padded), `'perTap'` (one
+   * matrix product per filter tap, the right operand `dY` packed once), `'im2col'` (one product with
+   * the stacked windows), `'conv'` (one XNNPACK convolution with batch and channels swapped), or
+   * `'auto'`: `'direct'` where the native kernels run, else `'conv'` for filters with few output
+   * channels (CBAM's spatial gate, {@link AUTO_CONV_MAX_OUT_CHANNELS}) and `'perTap'` for the rest.
    * Defaults to `'auto'` (the fastest on every ResNet layer measured, docs/backends.md).
    */
   filterGradMethod?: FilterGradMethod;
@@ -124,10 +124,8 @@ function conv2DBackpropFilterKernel(method: FilterGradMethod, winograd: boolean)
         dy = nchwToNhwc(s, dy);
       }
       const g = convGeometry(x.shape, filterShape, strides, pad, dimRoundingMode, false);
-      const direct =
-        nativeEnabled &&
-        (method === 'direct' || (method === 'auto' && g.outChannels > AUTO_CONV_MAX_OUT_CHANNELS));
-      if (direct && g.outChannels % 4 === 0 && x.dtype === 'float32' && dy.dtype === 'float32') {
+      const direct = nativeEnabled && (method === 'direct' || method === 'auto');
+      if (direct && x.dtype === 'float32' && dy.dtype === 'float32') {
         const kernels = native(backend);
         if (kernels) return directFilterGrad(s, kernels, x, dy, g, winograd && usesWinograd(g));
       }
@@ -180,14 +178,28 @@ function directFilterGrad(
   winograd: boolean,
 ): TensorInfo {
   const wb = s.backend as unknown as WasmHeapBackend;
-  const dw = s.adopt(wb.makeOutput([g.filterHeight, g.filterWidth, g.inChannels, g.outChannels], 'float32'));
+  const co = g.outChannels;
   if (g.batch * g.outHeight * g.outWidth * g.inChannels === 0) {
-    return s.run('Fill', {}, { shape: dw.shape, value: 0, dtype: 'float32' });
+    const shape = [g.filterHeight, g.filterWidth, g.inChannels, co];
+    return s.run('Fill', {}, { shape, value: 0, dtype: 'float32' });
   }
+  if (co % 4 !== 0) {
+    // 4 output channels at a time: dy padded with zero channels (CBAM's spatial gate has one).
+    const co4 = co + 4 - (co % 4);
+    const dw4 = directFilterGrad(
+      s,
+      native,
+      x,
+      padLastAxis(s, native, dy, co4),
+      { ...g, outChannels: co4 },
+      winograd,
+    );
+    return takeLastAxis(s, native, dw4, co);
+  }
+  const dw = s.adopt(wb.makeOutput([g.filterHeight, g.filterWidth, g.inChannels, co], 'float32'));
   const at = (t: TensorInfo) => heapOffset(wb, t);
   if (winograd) {
     const ci = g.inChannels;
-    const co = g.outChannels;
     const scratch = s.adopt(wb.makeOutput([native.winogradScratchFloats(ci, co, true)], 'float32'));
     native.conv2d_winograd_filter_grad_nhwc(at(x), at(dy), at(dw), at(scratch), ...nativeGeometry(g));
   } else {
@@ -214,7 +226,10 @@ function conv2DKernel(original: tf.KernelConfig | null, fused: boolean, winograd
       filter.dtype === 'float32' &&
       !isChannelsFirst(a.dataFormat) &&
       isUnitDilation(a.dilations) &&
-      filter.shape[3]! % 4 === 0 &&
+      // Output channels not a multiple of 4 go zero-padded (below), worth it with 8+ input channels
+      // only: CBAM's spatial gate (2 -> 1) and its input gradient (1 -> 2) ran no faster than
+      // XNNPACK's convolution that way.
+      (filter.shape[3]! % 4 === 0 || filter.shape[2]! >= 8) &&
       (!fused || ((a.activation ?? 'linear') === 'linear' && inputs.preluActivationWeights == null))
         ? native(backend)
         : null;
@@ -223,25 +238,77 @@ function conv2DKernel(original: tf.KernelConfig | null, fused: boolean, winograd
     }
     return withScope(backend, WASM, (s) => {
       const g = convGeometry(x.shape, filter.shape, a.strides, a.pad, a.dimRoundingMode, false);
-      const wb = s.backend as unknown as WasmHeapBackend;
-      const out = s.adopt(wb.makeOutput([g.batch, g.outHeight, g.outWidth, g.outChannels], 'float32'));
       if (x.shape.some((d) => d === 0)) {
-        return s.run('Fill', {}, { shape: out.shape, value: 0, dtype: 'float32' });
+        const shape = [g.batch, g.outHeight, g.outWidth, g.outChannels];
+        return s.run('Fill', {}, { shape, value: 0, dtype: 'float32' });
       }
-      const at = (t: TensorInfo) => heapOffset(wb, t);
-      if (winograd && usesWinograd(g)) {
-        const ci = g.inChannels;
-        const co = g.outChannels;
-        const u = s.adopt(wb.makeOutput([16 * ci * co], 'float32'));
-        const scratch = s.adopt(wb.makeOutput([kernels.winogradScratchFloats(ci, co)], 'float32'));
-        kernels.winograd_filter_3x3(at(filter), at(u), ci, co);
-        kernels.conv2d_winograd_nhwc(at(x), at(u), at(out), at(scratch), ...nativeGeometry(g));
+      const co = g.outChannels;
+      let out: TensorInfo;
+      if (co % 4 === 0) {
+        out = nativeConv(s, kernels, x, filter, g, winograd);
       } else {
-        kernels.conv2d_nhwc(at(x), at(filter), at(out), ...nativeGeometry(g));
+        // The kernels compute 4 output channels at a time: pad the filter with zero channels and keep
+        // the first co of the output (a grayscale stem's input gradient, 16 -> 1: 6.0 ms against
+        // XNNPACK's 9.1 at 44x44, batch 64, and split across the helper threads).
+        const co4 = co + 4 - (co % 4);
+        const padded = nativeConv(
+          s,
+          kernels,
+          x,
+          padLastAxis(s, kernels, filter, co4),
+          { ...g, outChannels: co4 },
+          winograd,
+        );
+        out = takeLastAxis(s, kernels, padded, co);
       }
       return fused && inputs.bias != null ? s.run('Add', { a: out, b: inputs.bias }) : out;
     });
   };
+}
+
+/** The convolution of `x` by `filter` (`g.outChannels % 4 == 0`) by the native kernels: Winograd or direct. */
+function nativeConv(
+  s: KernelScope,
+  kernels: NativeKernels,
+  x: TensorInfo,
+  filter: TensorInfo,
+  g: ConvGeometry,
+  winograd: boolean,
+): TensorInfo {
+  const wb = s.backend as unknown as WasmHeapBackend;
+  const out = s.adopt(wb.makeOutput([g.batch, g.outHeight, g.outWidth, g.outChannels], 'float32'));
+  const at = (t: TensorInfo) => heapOffset(wb, t);
+  if (winograd && usesWinograd(g)) {
+    const ci = g.inChannels;
+    const co = g.outChannels;
+    const u = s.adopt(wb.makeOutput([16 * ci * co], 'float32'));
+    const scratch = s.adopt(wb.makeOutput([kernels.winogradScratchFloats(ci, co)], 'float32'));
+    kernels.winograd_filter_3x3(at(filter), at(u), ci, co);
+    kernels.conv2d_winograd_nhwc(at(x), at(u), at(out), at(scratch), ...nativeGeometry(g));
+  } else {
+    kernels.conv2d_nhwc(at(x), at(filter), at(out), ...nativeGeometry(g));
+  }
+  return out;
+}
+
+/** float32 `t` with its last axis padded with zeros to `size`, by native block copies. */
+function padLastAxis(s: KernelScope, kernels: NativeKernels, t: TensorInfo, size: number): TensorInfo {
+  const wb = s.backend as unknown as WasmHeapBackend;
+  const c = t.shape[t.shape.length - 1]!;
+  const rows = tf.util.sizeFromShape(t.shape) / c;
+  const out = s.run('Fill', {}, { shape: [...t.shape.slice(0, -1), size], value: 0, dtype: 'float32' });
+  kernels.copy_blocks(heapOffset(wb, out), heapOffset(wb, t), rows, 4 * c, 4 * size, 4 * c);
+  return out;
+}
+
+/** The first `size` entries of float32 `t`'s last axis, by native block copies. */
+function takeLastAxis(s: KernelScope, kernels: NativeKernels, t: TensorInfo, size: number): TensorInfo {
+  const wb = s.backend as unknown as WasmHeapBackend;
+  const c = t.shape[t.shape.length - 1]!;
+  const rows = tf.util.sizeFromShape(t.shape) / c;
+  const out = s.adopt(wb.makeOutput([...t.shape.slice(0, -1), size], 'float32'));
+  kernels.copy_blocks(heapOffset(wb, out), heapOffset(wb, t), rows, 4 * size, 4 * size, 4 * c);
+  return out;
 }
 
 /**

@@ -88,6 +88,10 @@ const CONV_CASES: ConvCase[] = [
   ],
   [[1, 1, 3, 8], [3, 3, 8, 16], 1, 'same'],
   [[5, 13, 13, 16], [3, 3, 16, 16], 1, 'same'],
+  // Output channels not a multiple of 4 (zero-padded to 4): CBAM's 7x7 spatial gate (2 -> 1; its input
+  // gradient 1 -> 2), and 6.
+  [[3, 12, 12, 2], [7, 7, 2, 1], 1, 'same'],
+  [[2, 9, 9, 8], [3, 3, 8, 6], 1, 'same'],
 ];
 
 beforeAll(async () => {
