@@ -247,8 +247,8 @@ __attribute__((export_name("conv2d_winograd_nhwc"))) void conv2d_winograd_nhwc(
 // x[b][y + i - pt][x + j - pl][c] * dy[b][y][x][o], as dU[xi][c][o] = sum over tiles of V[xi][c] * dM[xi][o]
 // with dM = A dY A^T (the gradient of the output transform; outputs past an odd edge count as 0), then
 // dw = G^T dU G (winograd_filter_grad_finish). This part: the sums dU over tiles [t0, t1) only (tiles
-// numbered b * th * tw + ty * tw + tx), into `du` (16 x ci x co floats, overwritten), so that threads
-// can each take a range of tiles with a du of their own; `scratch`: as conv2d_winograd_nhwc's.
+// numbered b * th * tw + ty * tw + tx), added into `du` (16 x ci x co floats, zeroed by the caller), so
+// that threads can each take ranges of tiles into a du of their own; `scratch`: as conv2d_winograd_nhwc's.
 __attribute__((export_name("conv2d_winograd_filter_grad_nhwc"))) void conv2d_winograd_filter_grad_nhwc(
     const float* x, const float* dy, float* du, float* scratch, int batch, int h, int w, int ci, int oh, int ow,
     int co, int pt, int pl, int nt, int t0, int t1) {
@@ -258,7 +258,6 @@ __attribute__((export_name("conv2d_winograd_filter_grad_nhwc"))) void conv2d_win
   float* mt = vt + 16 * (nt * ci + 16);
   for (int c = 0; c < ci; c += 4) wasm_v128_store(zeros + c, wasm_f32x4_splat(0.0f));
   const int plane = ci * co;
-  for (int k = 0; k < 16 * plane; k += 4) wasm_v128_store(du + k, wasm_f32x4_splat(0.0f));
   const int th = (oh + 1) / 2;
   const int tw = (ow + 1) / 2;
   const int vplane = nt * ci + 16;

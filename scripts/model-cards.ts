@@ -187,6 +187,8 @@ if (existsSync(benchFile)) {
     ),
     '',
     "face-api's training data is not documented; it may include FER2013 images, so its number here is not a held-out score.",
+    '',
+    "Both run on the same backend set-up: with 2 threads XNNPACK's pool takes one and fer-cbam's native kernels the other (`xnnpackThreads: 'auto'`). face-api's model runs on XNNPACK only, so it gets one thread here; with `xnnpackThreads: 2` (XNNPACK on both threads, as before 2026-12-02) it measured 177 faces/s at batch 1 and 266 at batch 32.",
   );
 }
 const reproFile = 'docs/models/reproduction.json';

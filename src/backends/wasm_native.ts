@@ -31,6 +31,20 @@ export type NativeConvGeometry = [
   pl: number,
 ];
 
+/** The Winograd kernels' geometry: as {@link NativeConvGeometry} without the 3x3 and strides, and tiles per block. */
+type WinogradGeometry = [
+  batch: number,
+  h: number,
+  w: number,
+  ci: number,
+  oh: number,
+  ow: number,
+  co: number,
+  pt: number,
+  pl: number,
+  nt: number,
+];
+
 /** Sizes `d0, d1, d2` of three merged axes and each operand's element strides along them. @internal */
 export type Strided3 = [
   d0: number,
@@ -190,18 +204,7 @@ interface NativeExports
     u: number,
     out: number,
     scratch: number,
-    batch: number,
-    h: number,
-    w: number,
-    ci: number,
-    oh: number,
-    ow: number,
-    co: number,
-    pt: number,
-    pl: number,
-    nt: number,
-    q0: number,
-    q1: number,
+    ...g: [...WinogradGeometry, q0: number, q1: number]
   ): void;
   /** The sums `du` (16 x ci x co) over tiles `[t0, t1)`. */
   conv2d_winograd_filter_grad_nhwc(
@@ -209,18 +212,7 @@ interface NativeExports
     dy: number,
     du: number,
     scratch: number,
-    batch: number,
-    h: number,
-    w: number,
-    ci: number,
-    oh: number,
-    ow: number,
-    co: number,
-    pt: number,
-    pl: number,
-    nt: number,
-    t0: number,
-    t1: number,
+    ...g: [...WinogradGeometry, t0: number, t1: number]
   ): void;
   /** `dw` (input channels `[c0, c1)`) from the `parts` sums `du`, `stride` floats apart. */
   winograd_filter_grad_finish(
@@ -271,17 +263,21 @@ interface NativeExports
 
 /** The most parts a call is split into: the calling thread and up to 8 helpers (tfjs's thread cap). */
 const MAX_PARTS = 9;
+/** Chunks per thread a split call is cut into (see `NativeHelpers.run`). */
+const CHUNKS_PER_THREAD = 4;
+/** The most chunks of one call (BatchNorm's scratch holds one set of sums per chunk). */
+const MAX_SPLIT_CHUNKS = CHUNKS_PER_THREAD * MAX_PARTS;
 /** Positions per block of BatchNorm's sums (BLOCK in native/batch_norm.c). */
 const BN_BLOCK = 256;
 
 /** Floats of scratch {@link NativeKernels.channel_moments} needs for `c` channels. @internal */
 export function momentsScratchFloats(c: number): number {
-  return 2 * c * MAX_PARTS;
+  return 2 * c * MAX_SPLIT_CHUNKS;
 }
 
 /** Floats of scratch {@link NativeKernels.batch_norm_grad} needs for `c` channels. @internal */
 export function batchNormGradScratchFloats(c: number): number {
-  return 3 * c + 3 * c * MAX_PARTS;
+  return 3 * c + 3 * c * MAX_SPLIT_CHUNKS;
 }
 
 /**
@@ -336,28 +332,26 @@ function splitRange(n: number, parts: number, step = 1): number[] {
 }
 
 /**
- * Runs the job `name(...args(lo, hi, part))` for each part `[lo, hi)` of `bounds`: parts 1.. on the
- * helpers, part 0 on the calling thread, then waits for the helpers. Empty parts are skipped.
+ * `[0, n)` cut into chunks for the threads of `state` (about {@link CHUNKS_PER_THREAD} each, never
+ * more than `n / step`), boundaries multiples of `step` (except the end).
+ */
+function chunks(state: NativeState, n: number, step = 1): number[] {
+  const threads = state.helpers!.count + 1;
+  return splitRange(n, Math.max(1, Math.min(CHUNKS_PER_THREAD * threads, Math.floor(n / step))), step);
+}
+
+/**
+ * Runs the job `name(...args(lo, hi, chunk, thread))` over the chunks `[lo, hi)` of `bounds` on the
+ * calling thread (thread 0) and the helpers, each claiming the next chunk until none is left; returns
+ * when all are done. `args` must be affine in each of its inputs (the helpers compute them).
  */
 function splitAcross(
   state: NativeState,
   name: HelperFunction,
   bounds: number[],
-  args: (lo: number, hi: number, part: number) => number[],
+  args: (lo: number, hi: number, chunk: number, thread: number) => number[],
 ): void {
-  const helpers = state.helpers!;
-  let posted = 0;
-  try {
-    for (let k = 1; k < bounds.length - 1; k++) {
-      if (bounds[k]! < bounds[k + 1]!) {
-        helpers.post(posted, name, args(bounds[k]!, bounds[k + 1]!, k));
-        posted++;
-      }
-    }
-    (state.exports[name] as (...a: number[]) => void)(...args(bounds[0]!, bounds[1]!, 0));
-  } finally {
-    for (let k = 0; k < posted; k++) helpers.wait(k);
-  }
+  state.helpers!.run(name, state.exports[name] as (...a: number[]) => void, bounds, args);
 }
 
 /** The kernels of `exports`, split across `state().helpers` when there are any and the call is large. */
@@ -379,7 +373,7 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
         ...(args.slice(1, 9) as [number, number, number, number, number, number, number, number]),
         op,
       ];
-      splitAcross(s, 'binary3', splitRange(d0, s.helpers.count + 1), part);
+      splitAcross(s, 'binary3', chunks(s, d0), part);
     },
     equal3: exports.equal3,
     copy_blocks(dst, src, count, bytes, dstStride, srcStride) {
@@ -388,7 +382,7 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
         exports.copy_blocks(dst, src, count, bytes, dstStride, srcStride);
         return;
       }
-      splitAcross(s, 'copy_blocks', splitRange(count, s.helpers.count + 1), (lo, hi) => [
+      splitAcross(s, 'copy_blocks', chunks(s, count), (lo, hi) => [
         dst + lo * dstStride,
         src + lo * srcStride,
         hi - lo,
@@ -410,7 +404,7 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
         mid,
         inner,
       ];
-      splitAcross(s, 'max_middle', splitRange(outer, s.helpers.count + 1), part);
+      splitAcross(s, 'max_middle', chunks(s, outer), part);
     },
     channel_moments(x, mean, variance, scratch, n, c) {
       const s = state();
@@ -420,7 +414,7 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
       }
       // Each part sums its positions into its own slice of scratch (partial, total); the totals are
       // then added up here, a few channels' worth.
-      const bounds = splitRange(n, s.helpers.count + 1, BN_BLOCK);
+      const bounds = chunks(s, n, BN_BLOCK);
       const partial = (k: number) => scratch + 8 * k * c;
       const sumsOver = (centre: number, kind: number, into: number) => {
         splitAcross(s, 'channel_sums', bounds, (lo, hi, k) => [
@@ -452,7 +446,7 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
         return;
       }
       // scratch: the coefficients a, b, d (3c floats), then per part its partial, dbeta and dgamma.
-      const bounds = splitRange(n, s.helpers.count + 1, BN_BLOCK);
+      const bounds = chunks(s, n, BN_BLOCK);
       const part = (k: number) => scratch + 12 * c * (k + 1);
       splitAcross(s, 'batch_norm_grad_sums', bounds, (lo, hi, k) => [
         x,
@@ -484,16 +478,7 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
         heap[coef + c + ch] = db / n;
         heap[coef + 2 * c + ch] = (invstd * dg) / n;
       }
-      splitAcross(s, 'batch_norm_dx', splitRange(n, s.helpers.count + 1), (lo, hi) => [
-        x,
-        dy,
-        mean,
-        scratch,
-        dx,
-        lo,
-        hi,
-        c,
-      ]);
+      splitAcross(s, 'batch_norm_dx', chunks(s, n), (lo, hi) => [x, dy, mean, scratch, dx, lo, hi, c]);
     },
     conv2d_nhwc(x, f, out, ...g) {
       const [batch, , , ci, oh, ow, co, kh, kw] = g;
@@ -503,14 +488,7 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
         exports.conv2d_nhwc(x, f, out, ...g, 0, rows);
         return;
       }
-      splitAcross(s, 'conv2d_nhwc', splitRange(rows, s.helpers.count + 1), (lo, hi) => [
-        x,
-        f,
-        out,
-        ...g,
-        lo,
-        hi,
-      ]);
+      splitAcross(s, 'conv2d_nhwc', chunks(s, rows), (lo, hi) => [x, f, out, ...g, lo, hi]);
     },
     winograd_filter_3x3(f, u, ci, co) {
       const s = state();
@@ -518,14 +496,7 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
         exports.winograd_filter_3x3(f, u, ci, co, 0, ci);
         return;
       }
-      splitAcross(s, 'winograd_filter_3x3', splitRange(ci, s.helpers.count + 1), (lo, hi) => [
-        f,
-        u,
-        ci,
-        co,
-        lo,
-        hi,
-      ]);
+      splitAcross(s, 'winograd_filter_3x3', chunks(s, ci), (lo, hi) => [f, u, ci, co, lo, hi]);
     },
     winogradScratchFloats(ci, co, filterGrad = false) {
       const parts = (state().helpers?.count ?? 0) + 1;
@@ -535,19 +506,19 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
       const [batch, h, w, ci, oh, ow, co, , , , , pt, pl] = g;
       const nt = winogradBlock(ci, co);
       const rows = batch * Math.ceil(oh / 2);
-      const geometry = [batch, h, w, ci, oh, ow, co, pt, pl, nt] as const;
+      const geometry: WinogradGeometry = [batch, h, w, ci, oh, ow, co, pt, pl, nt];
       const s = state();
       if (s.helpers === null || rows < 2 || batch * oh * ow * co * 9 * ci < MIN_SPLIT_MACS) {
         exports.conv2d_winograd_nhwc(x, u, out, scratch, ...geometry, 0, rows);
         return;
       }
-      // Each part has its own slice of scratch.
-      const perPart = 4 * winogradPartFloats(ci, co, nt, false);
-      splitAcross(s, 'conv2d_winograd_nhwc', splitRange(rows, s.helpers.count + 1), (lo, hi, k) => [
+      // Each thread has its own slice of scratch.
+      const perThread = 4 * winogradPartFloats(ci, co, nt, false);
+      splitAcross(s, 'conv2d_winograd_nhwc', chunks(s, rows), (lo, hi, _chunk, t) => [
         x,
         u,
         out,
-        scratch + k * perPart,
+        scratch + t * perThread,
         ...geometry,
         lo,
         hi,
@@ -557,32 +528,34 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
       const [batch, h, w, ci, oh, ow, co, , , , , pt, pl] = g;
       const nt = winogradBlock(ci, co);
       const tiles = batch * Math.ceil(oh / 2) * Math.ceil(ow / 2);
-      const geometry = [batch, h, w, ci, oh, ow, co, pt, pl, nt] as const;
+      const geometry: WinogradGeometry = [batch, h, w, ci, oh, ow, co, pt, pl, nt];
       const s = state();
-      // Each part sums its tiles into the dU at the end of its own slice of scratch; the sums of all
-      // parts are then added and transformed back (split by input channels).
-      const perPart = winogradPartFloats(ci, co, nt, true);
-      const du = (k: number) => scratch + 4 * (k * perPart + winogradPartFloats(ci, co, nt, false));
+      // Each thread adds its tiles into the dU at the end of its own slice of scratch (zeroed here);
+      // the sums of all threads are then added and transformed back (split by input channels).
+      const perThread = winogradPartFloats(ci, co, nt, true);
+      const sums = winogradPartFloats(ci, co, nt, false);
+      const du = (t: number) => scratch + 4 * (t * perThread + sums);
+      const threads = s.helpers === null ? 1 : s.helpers.count + 1;
+      const heap = new Float32Array(s.memory.buffer);
+      for (let t = 0; t < threads; t++) heap.fill(0, du(t) >>> 2, (du(t) >>> 2) + 16 * ci * co);
       if (s.helpers === null || tiles < 2 || batch * oh * ow * co * 9 * ci < MIN_SPLIT_MACS) {
         exports.conv2d_winograd_filter_grad_nhwc(x, dy, du(0), scratch, ...geometry, 0, tiles);
-        exports.winograd_filter_grad_finish(du(0), perPart, 1, dw, ci, co, 0, ci);
+        exports.winograd_filter_grad_finish(du(0), perThread, 1, dw, ci, co, 0, ci);
         return;
       }
-      const bounds = splitRange(tiles, s.helpers.count + 1);
-      splitAcross(s, 'conv2d_winograd_filter_grad_nhwc', bounds, (lo, hi, k) => [
+      splitAcross(s, 'conv2d_winograd_filter_grad_nhwc', chunks(s, tiles), (lo, hi, _chunk, t) => [
         x,
         dy,
-        du(k),
-        scratch + 4 * k * perPart,
+        du(t),
+        scratch + 4 * t * perThread,
         ...geometry,
         lo,
         hi,
       ]);
-      const parts = bounds.length - 1;
-      splitAcross(s, 'winograd_filter_grad_finish', splitRange(ci, parts), (lo, hi) => [
+      splitAcross(s, 'winograd_filter_grad_finish', chunks(s, ci), (lo, hi) => [
         du(0),
-        perPart,
-        parts,
+        perThread,
+        threads,
         dw,
         ci,
         co,
@@ -598,10 +571,10 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
         exports.conv2d_filter_grad_nhwc(x, dy, dw, ...g, 0, taps, 0, ci);
         return;
       }
-      const parts = s.helpers.count + 1;
+      const threads = s.helpers.count + 1;
       // Input channels in pairs (the kernel's register tile) when there are enough, else taps.
-      if (ci >= 2 * parts) {
-        splitAcross(s, 'conv2d_filter_grad_nhwc', splitRange(ci, parts, 2), (lo, hi) => [
+      if (ci >= 2 * threads) {
+        splitAcross(s, 'conv2d_filter_grad_nhwc', chunks(s, ci, 2), (lo, hi) => [
           x,
           dy,
           dw,
@@ -612,7 +585,7 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
           hi,
         ]);
       } else {
-        splitAcross(s, 'conv2d_filter_grad_nhwc', splitRange(taps, parts), (lo, hi) => [
+        splitAcross(s, 'conv2d_filter_grad_nhwc', chunks(s, taps), (lo, hi) => [
           x,
           dy,
           dw,

@@ -1,17 +1,19 @@
 /**
  * Helper threads for fer-cbam's native kernels on tfjs-backend-wasm's threaded build. Each helper is a
  * worker holding its own instance of the shared-memory native module on the backend's (shared)
- * memory; a kernel call hands a disjoint part of its output to each helper and computes the first
- * part itself, so the tensors are read and written in place and nothing is copied.
+ * memory; the calling thread and the helpers each compute disjoint chunks of a kernel call's output,
+ * so the tensors are read and written in place and nothing is copied.
  *
  * Why: the native kernels (native/*.c) are most of a training or inference step on the networks a CPU
  * can train (72 % of a ResNet-10 training step in a profile), and before these helpers they ran on
  * the calling thread only, so a second wasm thread sped a step up 1.13x.
  *
- * Hand-off: one `Int32Array` control block per helper in a `SharedArrayBuffer` holds the job (function,
- * arguments) and two counters. The caller bumps `seq` and notifies; the helper, parked in
- * `Atomics.wait`, runs the job and stores `seq` into `done`. The caller blocks on `done` where the
- * engine lets it (Node's main thread, workers) and spins elsewhere (a browser's main thread).
+ * Hand-off: one `Int32Array` control block per helper (`seq`, `done`, `failed`) and one job block shared
+ * by all threads in `SharedArrayBuffer`s. The job is a function, a list of chunks and the rule that gives
+ * each chunk's arguments; the caller writes it, bumps every helper's `seq` and notifies, and then it and
+ * the helpers, parked in `Atomics.wait` until then, claim chunks from a shared counter until none is
+ * left. A helper stores `seq` into `done` when it finds the queue empty; the caller blocks on `done`
+ * where the engine lets it (Node's main thread, workers) and spins elsewhere (a browser's main thread).
  * @module
  * @internal
  */
@@ -34,23 +36,57 @@ export const HELPER_FUNCTIONS = [
 /** A function a helper can run. */
 export type HelperFunction = (typeof HELPER_FUNCTIONS)[number];
 
+// Per helper: its own control block.
 const SEQ = 0;
 const DONE = 1;
-const FN = 2;
-const FAILED = 3;
-const ARGC = 4;
-const ARGS = 5;
-const MAX_ARGS = 27;
+const FAILED = 2;
+const CONTROL_INTS = 3;
+// Shared by all threads: the job, a queue of chunks. Each argument of chunk i (bounds [lo, hi)) run
+// by thread t (0: the caller) is base + lo * coefLo + hi * coefHi + i * coefChunk + t * coefThread.
+const MAX_ARGS = 24;
+/** Most chunks one job is split into. */
+const MAX_CHUNKS = 64;
+const J_FN = 0;
+const J_ARGC = 1;
+const J_CHUNKS = 2;
+const J_NEXT = 3;
+const J_BASE = 4;
+const J_LO = J_BASE + MAX_ARGS;
+const J_HI = J_LO + MAX_ARGS;
+const J_CHUNK = J_HI + MAX_ARGS;
+const J_THREAD = J_CHUNK + MAX_ARGS;
+const J_BOUNDS = J_THREAD + MAX_ARGS;
+const JOB_INTS = J_BOUNDS + MAX_CHUNKS + 1;
+
+// The chunk loop, the same in the helpers' source and on the calling thread: claim the next chunk,
+// run it, until none is left. Chunks, not one fixed part per thread, because a vCPU of a shared
+// machine can stall for milliseconds: the other threads then take its share instead of waiting.
+const RUN_CHUNKS = `(fn, j, t, args) => {
+  const argc = j[${J_ARGC}];
+  args.length = argc;
+  for (;;) {
+    const i = Atomics.add(j, ${J_NEXT}, 1);
+    if (i >= j[${J_CHUNKS}]) return;
+    const lo = j[${J_BOUNDS} + i];
+    const hi = j[${J_BOUNDS} + i + 1];
+    for (let a = 0; a < argc; a++) {
+      args[a] = j[${J_BASE} + a] + lo * j[${J_LO} + a] + hi * j[${J_HI} + a] + i * j[${J_CHUNK} + a] + t * j[${J_THREAD} + a];
+    }
+    fn(...args);
+  }
+}`;
 
 // The worker's whole program; plain JavaScript that runs as a Node worker_threads `eval` script and
 // as a browser worker from a blob URL. It parks in Atomics.wait between jobs (no spinning, so it costs
 // no CPU while the other kernels run).
 const HELPER_SOURCE = `
 const port = typeof require === 'function' ? require('node:worker_threads').parentPort : null;
+const runChunks = ${RUN_CHUNKS};
 const start = (data) => {
   const exports = new WebAssembly.Instance(data.module, { env: { memory: data.memory } }).exports;
   const fns = data.names.map((name) => exports[name]);
   const c = new Int32Array(data.control);
+  const j = new Int32Array(data.job);
   const args = [];
   (port ?? self).postMessage('ready');
   let seen = 0;
@@ -60,10 +96,8 @@ const start = (data) => {
     if (seq === seen) continue;
     if (seq < 0) return;
     seen = seq;
-    args.length = c[${ARGC}];
-    for (let i = 0; i < args.length; i++) args[i] = c[${ARGS} + i];
     try {
-      fns[c[${FN}]](...args);
+      runChunks(fns[j[${J_FN}]], j, data.thread, args);
       c[${FAILED}] = 0;
     } catch (e) {
       c[${FAILED}] = 1;
@@ -75,6 +109,23 @@ const start = (data) => {
 if (port) port.once('message', start);
 else self.onmessage = (event) => start(event.data);
 `;
+
+/** {@link RUN_CHUNKS} on the calling thread (the same loop; no `eval`, which pages' CSP may forbid). */
+function runChunks(fn: (...a: number[]) => void, j: Int32Array, t: number, args: number[]): void {
+  const argc = j[J_ARGC]!;
+  args.length = argc;
+  for (;;) {
+    const i = Atomics.add(j, J_NEXT, 1);
+    if (i >= j[J_CHUNKS]!) return;
+    const lo = j[J_BOUNDS + i]!;
+    const hi = j[J_BOUNDS + i + 1]!;
+    for (let a = 0; a < argc; a++) {
+      args[a] =
+        j[J_BASE + a]! + lo * j[J_LO + a]! + hi * j[J_HI + a]! + i * j[J_CHUNK + a]! + t * j[J_THREAD + a]!;
+    }
+    fn(...args);
+  }
+}
 
 /** What fer-cbam needs of a Node `worker_threads.Worker` or a browser `Worker`. */
 interface WorkerLike {
@@ -101,9 +152,12 @@ export class NativeHelpers {
   private seq = 0;
   private readonly blocking = canBlock();
 
+  private readonly args: number[] = [];
+
   private constructor(
     private readonly workers: WorkerLike[],
     private readonly controls: Int32Array[],
+    private readonly job: Int32Array,
   ) {}
 
   /** Helper threads (the caller makes one more). */
@@ -124,10 +178,11 @@ export class NativeHelpers {
   ): Promise<NativeHelpers> {
     const workers: WorkerLike[] = [];
     const controls: Int32Array[] = [];
+    const job = new SharedArrayBuffer(JOB_INTS * 4);
     try {
       const ready: Promise<void>[] = [];
       for (let k = 0; k < count; k++) {
-        const control = new SharedArrayBuffer((ARGS + MAX_ARGS) * 4);
+        const control = new SharedArrayBuffer(CONTROL_INTS * 4);
         let worker: WorkerLike;
         if (workerThreads) {
           const w = new workerThreads.Worker(HELPER_SOURCE, { eval: true, execArgv: [] });
@@ -153,39 +208,76 @@ export class NativeHelpers {
         }
         workers.push(worker);
         controls.push(new Int32Array(control));
-        worker.postMessage({ module, memory, control, names: HELPER_FUNCTIONS });
+        worker.postMessage({ module, memory, control, job, thread: k + 1, names: HELPER_FUNCTIONS });
       }
       await Promise.all(ready);
     } catch (e) {
       for (const w of workers) w.terminate();
       throw e;
     }
-    return new NativeHelpers(workers, controls);
+    return new NativeHelpers(workers, controls, new Int32Array(job));
   }
 
-  /** Hands helper `k` the job `name(...args)` (int32 arguments) and returns at once. */
-  post(k: number, name: HelperFunction, args: readonly number[]): void {
-    const c = this.controls[k]!;
-    if (args.length > MAX_ARGS) throw new RangeError(`native helper job ${name}: ${args.length} arguments`);
+  /**
+   * Runs `fn` (the calling thread's instance of helper function `name`) over the chunks `[bounds[i],
+   * bounds[i + 1])` on this thread and every helper, each thread claiming the next chunk until none is
+   * left, and returns when all are done; throws if a chunk trapped. `args(lo, hi, chunk, thread)` gives
+   * a chunk's int32 arguments and must be affine in each of its four inputs (checked).
+   */
+  run(
+    name: HelperFunction,
+    fn: (...a: number[]) => void,
+    bounds: readonly number[],
+    args: (lo: number, hi: number, chunk: number, thread: number) => number[],
+  ): void {
+    const chunks = bounds.length - 1;
+    if (chunks < 1 || chunks > MAX_CHUNKS)
+      throw new RangeError(`native helper job ${name}: ${chunks} chunks`);
+    const base = args(0, 0, 0, 0);
+    const argc = base.length;
+    if (argc > MAX_ARGS) throw new RangeError(`native helper job ${name}: ${argc} arguments`);
+    const j = this.job;
+    const coefficients = [args(1, 0, 0, 0), args(0, 1, 0, 0), args(0, 0, 1, 0), args(0, 0, 0, 1)];
+    const probe = args(3, 5, 7, 2);
+    for (let a = 0; a < argc; a++) {
+      const [lo, hi, ch, th] = coefficients.map((c) => c[a]! - base[a]!) as [number, number, number, number];
+      if (probe[a] !== base[a]! + 3 * lo + 5 * hi + 7 * ch + 2 * th) {
+        throw new Error(`native helper job ${name}: argument ${a} is not affine in (lo, hi, chunk, thread)`);
+      }
+      j[J_BASE + a] = base[a]!;
+      j[J_LO + a] = lo;
+      j[J_HI + a] = hi;
+      j[J_CHUNK + a] = ch;
+      j[J_THREAD + a] = th;
+    }
+    j[J_FN] = HELPER_FUNCTIONS.indexOf(name);
+    j[J_ARGC] = argc;
+    j[J_CHUNKS] = chunks;
+    for (let i = 0; i <= chunks; i++) j[J_BOUNDS + i] = bounds[i]!;
+    Atomics.store(j, J_NEXT, 0);
     this.seq = this.seq >= 0x3fffffff ? 1 : this.seq + 1;
-    c[FN] = HELPER_FUNCTIONS.indexOf(name);
-    c[ARGC] = args.length;
-    for (let i = 0; i < args.length; i++) c[ARGS + i] = args[i]!;
-    Atomics.store(c, SEQ, this.seq);
-    Atomics.notify(c, SEQ);
-  }
-
-  /** Waits until helper `k` has finished its last job; throws if the job trapped. */
-  wait(k: number): void {
-    const c = this.controls[k]!;
-    for (;;) {
-      const done = Atomics.load(c, DONE);
-      if (done === this.seq) break;
-      if (this.blocking) Atomics.wait(c, DONE, done);
+    for (const c of this.controls) {
+      Atomics.store(c, SEQ, this.seq);
+      Atomics.notify(c, SEQ);
     }
-    if (c[FAILED] !== 0) {
-      throw new Error(`fer-cbam native helper thread ${k}: ${HELPER_FUNCTIONS[c[FN]!]} trapped`);
+    let failure: unknown;
+    try {
+      runChunks(fn, j, 0, this.args);
+    } catch (e) {
+      failure = e;
+      Atomics.store(j, J_NEXT, chunks); // the helpers stop claiming
     }
+    for (const [k, c] of this.controls.entries()) {
+      for (;;) {
+        const done = Atomics.load(c, DONE);
+        if (done === this.seq) break;
+        if (this.blocking) Atomics.wait(c, DONE, done);
+      }
+      if (c[FAILED] !== 0 && failure === undefined) {
+        failure = new Error(`fer-cbam native helper thread ${k + 1}: ${name} trapped`);
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 
   /** Ends the helpers. */
