@@ -632,7 +632,7 @@ function nativeState(backend: object): NativeState | null {
 /**
  * The native kernels on `backend`'s memory (a tfjs-backend-wasm backend), instantiated once per
  * backend; null when the backend's memory cannot be found or the module does not instantiate (then the
- * callers use their XNNPACK compositions). Synchronous: the modules are 44 KB, well under the size
+ * callers use their XNNPACK compositions). Synchronous: the modules are 60 KB, well under the size
  * browsers allow to compile on the main thread.
  * @internal
  */
