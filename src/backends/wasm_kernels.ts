@@ -226,10 +226,12 @@ function conv2DKernel(original: tf.KernelConfig | null, fused: boolean, winograd
       filter.dtype === 'float32' &&
       !isChannelsFirst(a.dataFormat) &&
       isUnitDilation(a.dilations) &&
-      // Output channels not a multiple of 4 go zero-padded (below), worth it with 8+ input channels
-      // only: CBAM's spatial gate (2 -> 1) and its input gradient (1 -> 2) ran no faster than
-      // XNNPACK's convolution that way.
-      (filter.shape[3]! % 4 === 0 || filter.shape[2]! >= 8) &&
+      // Output channels not a multiple of 4: zero-padded (below) with 8+ input channels; with fewer,
+      // stride 1 and at most 3 output channels (CBAM's spatial gate, 2 -> 1, and its input gradient,
+      // 1 -> 2) the channel-planar kernel; else XNNPACK's.
+      (filter.shape[3]! % 4 === 0 ||
+        filter.shape[2]! >= 8 ||
+        (filter.shape[3]! < 4 && isUnitStride(a.strides))) &&
       (!fused || ((a.activation ?? 'linear') === 'linear' && inputs.preluActivationWeights == null))
         ? native(backend)
         : null;
@@ -246,6 +248,8 @@ function conv2DKernel(original: tf.KernelConfig | null, fused: boolean, winograd
       let out: TensorInfo;
       if (co % 4 === 0) {
         out = nativeConv(s, kernels, x, filter, g, winograd);
+      } else if (g.inChannels < 8) {
+        out = planarConv(s, kernels, x, filter, g);
       } else {
         // The kernels compute 4 output channels at a time: pad the filter with zero channels and keep
         // the first co of the output (a grayscale stem's input gradient, 16 -> 1: 6.0 ms against
@@ -291,6 +295,53 @@ function nativeConv(
   return out;
 }
 
+/**
+ * A stride-1 convolution with few channels by native/conv_few.c: the input rearranged channel-planar
+ * with its padding, then 4 neighbouring outputs of a row per vector (CBAM's 7x7 gate: 2.0 ms against
+ * XNNPACK's 7 at 44x44, batch 64, one thread; docs/backends.md).
+ */
+function planarConv(
+  s: KernelScope,
+  kernels: NativeKernels,
+  x: TensorInfo,
+  filter: TensorInfo,
+  g: ConvGeometry,
+): TensorInfo {
+  const wb = s.backend as unknown as WasmHeapBackend;
+  const hp = g.outHeight + g.filterHeight - 1;
+  const wp = g.outWidth + g.filterWidth - 1;
+  const planar = s.adopt(wb.makeOutput([g.batch * g.inChannels * hp * wp], 'float32'));
+  const out = s.adopt(wb.makeOutput([g.batch, g.outHeight, g.outWidth, g.outChannels], 'float32'));
+  const at = (t: TensorInfo) => heapOffset(wb, t);
+  kernels.to_planar_padded(
+    at(x),
+    at(planar),
+    g.batch,
+    g.inHeight,
+    g.inWidth,
+    g.inChannels,
+    hp,
+    wp,
+    g.padTop,
+    g.padLeft,
+  );
+  kernels.conv2d_planar(
+    at(planar),
+    at(filter),
+    at(out),
+    g.batch,
+    g.inChannels,
+    hp,
+    wp,
+    g.outHeight,
+    g.outWidth,
+    g.outChannels,
+    g.filterHeight,
+    g.filterWidth,
+  );
+  return out;
+}
+
 /** float32 `t` with its last axis padded with zeros to `size`, by native block copies. */
 function padLastAxis(s: KernelScope, kernels: NativeKernels, t: TensorInfo, size: number): TensorInfo {
   const wb = s.backend as unknown as WasmHeapBackend;
@@ -332,6 +383,10 @@ const WINOGRAD_MIN_IN_CHANNELS = 8;
 /** A kernel's `dilations` attribute as `[height, width]` (absent: 1). */
 function dilationPair(dilations: unknown): unknown[] {
   return dilations == null ? [1, 1] : Array.isArray(dilations) ? dilations : [dilations, dilations];
+}
+
+function isUnitStride(strides: unknown): boolean {
+  return (Array.isArray(strides) ? strides : [strides, strides]).every((v) => v === 1);
 }
 
 function isUnitDilation(dilations: unknown): boolean {

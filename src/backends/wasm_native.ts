@@ -149,6 +149,40 @@ export interface NativeKernels {
    * or with `filterGrad` the filter gradient's (which also holds each thread's sums).
    */
   winogradScratchFloats(ci: number, co: number, filterGrad?: boolean): number;
+  /**
+   * `p[b, c, y, x]` = `x[b, y - pt, x - pl, c]`, zeros outside the image: `x` `[batch, h, w, ci]` to
+   * channel-planar `p` `[batch, ci, hp, wp]` with its padding, for {@link NativeKernels.conv2d_planar}.
+   */
+  to_planar_padded(
+    x: number,
+    p: number,
+    batch: number,
+    h: number,
+    w: number,
+    ci: number,
+    hp: number,
+    wp: number,
+    pt: number,
+    pl: number,
+  ): void;
+  /**
+   * The stride-1 convolution of planar padded `p` (`hp = oh + kh - 1`, `wp = ow + kw - 1`) by `f`
+   * `[kh, kw, ci, co]` into `out` `[batch, oh, ow, co]`, for few channels (CBAM's 7x7 spatial gate).
+   */
+  conv2d_planar(
+    p: number,
+    f: number,
+    out: number,
+    batch: number,
+    ci: number,
+    hp: number,
+    wp: number,
+    oh: number,
+    ow: number,
+    co: number,
+    kh: number,
+    kw: number,
+  ): void;
 }
 
 /**
@@ -186,6 +220,8 @@ interface NativeExports
     | 'conv2d_winograd_nhwc'
     | 'conv2d_winograd_filter_grad_nhwc'
     | 'winogradScratchFloats'
+    | 'to_planar_padded'
+    | 'conv2d_planar'
   > {
   /** Output rows `b * oh + y` in `[q0, q1)`. */
   conv2d_nhwc(x: number, f: number, out: number, ...g: [...NativeConvGeometry, q0: number, q1: number]): void;
@@ -195,6 +231,36 @@ interface NativeExports
     dy: number,
     dw: number,
     ...g: [...NativeConvGeometry, t0: number, t1: number, c0: number, c1: number]
+  ): void;
+  /** Images `[b0, b1)`. */
+  to_planar_padded(
+    x: number,
+    p: number,
+    h: number,
+    w: number,
+    ci: number,
+    hp: number,
+    wp: number,
+    pt: number,
+    pl: number,
+    b0: number,
+    b1: number,
+  ): void;
+  /** Output rows `b * oh + y` in `[q0, q1)`. */
+  conv2d_planar(
+    p: number,
+    f: number,
+    out: number,
+    ci: number,
+    hp: number,
+    wp: number,
+    oh: number,
+    ow: number,
+    co: number,
+    kh: number,
+    kw: number,
+    q0: number,
+    q1: number,
   ): void;
   /** Input channels in `[c0, c1)`. */
   winograd_filter_3x3(f: number, u: number, ci: number, co: number, c0: number, c1: number): void;
@@ -489,6 +555,49 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
         return;
       }
       splitAcross(s, 'conv2d_nhwc', chunks(s, rows), (lo, hi) => [x, f, out, ...g, lo, hi]);
+    },
+    to_planar_padded(x, p, batch, h, w, ci, hp, wp, pt, pl) {
+      const s = state();
+      if (s.helpers === null || batch < 2 || batch * ci * hp * wp < MIN_SPLIT_ELEMENTS) {
+        exports.to_planar_padded(x, p, h, w, ci, hp, wp, pt, pl, 0, batch);
+        return;
+      }
+      splitAcross(s, 'to_planar_padded', chunks(s, batch), (lo, hi) => [
+        x,
+        p,
+        h,
+        w,
+        ci,
+        hp,
+        wp,
+        pt,
+        pl,
+        lo,
+        hi,
+      ]);
+    },
+    conv2d_planar(p, f, out, batch, ci, hp, wp, oh, ow, co, kh, kw) {
+      const rows = batch * oh;
+      const s = state();
+      if (s.helpers === null || rows < 2 || rows * ow * co * kh * kw * ci < MIN_SPLIT_MACS) {
+        exports.conv2d_planar(p, f, out, ci, hp, wp, oh, ow, co, kh, kw, 0, rows);
+        return;
+      }
+      splitAcross(s, 'conv2d_planar', chunks(s, rows), (lo, hi) => [
+        p,
+        f,
+        out,
+        ci,
+        hp,
+        wp,
+        oh,
+        ow,
+        co,
+        kh,
+        kw,
+        lo,
+        hi,
+      ]);
     },
     winograd_filter_3x3(f, u, ci, co) {
       const s = state();

@@ -32,6 +32,8 @@ export const HELPER_FUNCTIONS = [
   'conv2d_winograd_filter_grad_nhwc',
   'winograd_filter_grad_finish',
   'copy_blocks',
+  'to_planar_padded',
+  'conv2d_planar',
 ] as const;
 /** A function a helper can run. */
 export type HelperFunction = (typeof HELPER_FUNCTIONS)[number];

@@ -68,6 +68,7 @@ describe('setupWasm', () => {
     const cases: ConvCase[] = [
       [[8, 24, 24, 16], [3, 3, 16, 32], 1, 'same'],
       [[8, 23, 21, 12], [3, 3, 12, 20], 1, 'same'], // Winograd's tile rows, odd edges
+      [[16, 44, 44, 2], [7, 7, 2, 1], 1, 'same'], // CBAM's gate: the channel-planar kernel's rows
       [[4, 23, 23, 7], [3, 3, 7, 20], 2, 'same'],
       [[16, 44, 44, 1], [3, 3, 1, 16], 1, 'same'],
       [[12, 30, 30, 3], [5, 5, 3, 8], 1, 'valid'],

@@ -92,6 +92,20 @@ const CONV_CASES: ConvCase[] = [
   // gradient 1 -> 2), and 6.
   [[3, 12, 12, 2], [7, 7, 2, 1], 1, 'same'],
   [[2, 9, 9, 8], [3, 3, 8, 6], 1, 'same'],
+  // Few channels, stride 1 (the channel-planar kernel): 3 -> 3 'valid' with a row tail, 1 -> 1 with
+  // asymmetric padding.
+  [[2, 9, 10, 3], [5, 3, 3, 3], 1, 'valid'],
+  [
+    [2, 6, 7, 1],
+    [3, 3, 1, 1],
+    1,
+    [
+      [0, 0],
+      [2, 0],
+      [0, 1],
+      [0, 0],
+    ],
+  ],
 ];
 
 beforeAll(async () => {
