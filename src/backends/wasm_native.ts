@@ -420,35 +420,44 @@ function splitAcross(
   state.helpers!.run(name, state.exports[name] as (...a: number[]) => void, bounds, args);
 }
 
+/**
+ * `name` over `[0, n)`: one call on this thread when there are no helpers, `n < 2` or the call is not
+ * `large`, else split into {@link chunks} of multiples of `step`. `args` as in {@link splitAcross}.
+ */
+function splitOrRun(
+  state: NativeState,
+  name: HelperFunction,
+  n: number,
+  large: boolean,
+  args: (lo: number, hi: number, chunk: number, thread: number) => number[],
+  step = 1,
+): void {
+  if (state.helpers === null || n < 2 || !large) {
+    (state.exports[name] as (...a: number[]) => void)(...args(0, n, 0, 0));
+    return;
+  }
+  splitAcross(state, name, chunks(state, n, step), args);
+}
+
 /** The kernels of `exports`, split across `state().helpers` when there are any and the call is large. */
 function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
   return {
     binary3(a, b, out, ...args) {
       const [d0, d1, d2, sa0, , , sb0, , , op] = args;
-      const s = state();
-      if (s.helpers === null || d0 < 2 || d0 * d1 * d2 < MIN_SPLIT_ELEMENTS) {
-        exports.binary3(a, b, out, ...args);
-        return;
-      }
       // Ranges of the outermost axis: the operands start further on, the output is contiguous.
-      const part = (lo: number, hi: number): Parameters<NativeKernels['binary3']> => [
+      const inner = args.slice(1, 9);
+      splitOrRun(state(), 'binary3', d0, d0 * d1 * d2 >= MIN_SPLIT_ELEMENTS, (lo, hi) => [
         a + 4 * lo * sa0,
         b + 4 * lo * sb0,
         out + 4 * lo * d1 * d2,
         hi - lo,
-        ...(args.slice(1, 9) as [number, number, number, number, number, number, number, number]),
+        ...inner,
         op,
-      ];
-      splitAcross(s, 'binary3', chunks(s, d0), part);
+      ]);
     },
     equal3: exports.equal3,
     copy_blocks(dst, src, count, bytes, dstStride, srcStride) {
-      const s = state();
-      if (s.helpers === null || count < 2 || count * bytes < 4 * MIN_SPLIT_ELEMENTS) {
-        exports.copy_blocks(dst, src, count, bytes, dstStride, srcStride);
-        return;
-      }
-      splitAcross(s, 'copy_blocks', chunks(s, count), (lo, hi) => [
+      splitOrRun(state(), 'copy_blocks', count, count * bytes >= 4 * MIN_SPLIT_ELEMENTS, (lo, hi) => [
         dst + lo * dstStride,
         src + lo * srcStride,
         hi - lo,
@@ -458,19 +467,13 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
       ]);
     },
     max_middle(x, out, outer, mid, inner) {
-      const s = state();
-      if (s.helpers === null || outer < 2 || outer * mid * inner < MIN_SPLIT_ELEMENTS) {
-        exports.max_middle(x, out, outer, mid, inner);
-        return;
-      }
-      const part = (lo: number, hi: number): Parameters<NativeKernels['max_middle']> => [
+      splitOrRun(state(), 'max_middle', outer, outer * mid * inner >= MIN_SPLIT_ELEMENTS, (lo, hi) => [
         x + 4 * lo * mid * inner,
         out + 4 * lo * inner,
         hi - lo,
         mid,
         inner,
-      ];
-      splitAcross(s, 'max_middle', chunks(s, outer), part);
+      ]);
     },
     channel_moments(x, mean, variance, scratch, n, c) {
       const s = state();
@@ -549,63 +552,23 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
     conv2d_nhwc(x, f, out, ...g) {
       const [batch, , , ci, oh, ow, co, kh, kw] = g;
       const rows = batch * oh;
-      const s = state();
-      if (s.helpers === null || rows < 2 || rows * ow * co * kh * kw * ci < MIN_SPLIT_MACS) {
-        exports.conv2d_nhwc(x, f, out, ...g, 0, rows);
-        return;
-      }
-      splitAcross(s, 'conv2d_nhwc', chunks(s, rows), (lo, hi) => [x, f, out, ...g, lo, hi]);
+      const large = rows * ow * co * kh * kw * ci >= MIN_SPLIT_MACS;
+      splitOrRun(state(), 'conv2d_nhwc', rows, large, (lo, hi) => [x, f, out, ...g, lo, hi]);
     },
     to_planar_padded(x, p, batch, h, w, ci, hp, wp, pt, pl) {
-      const s = state();
-      if (s.helpers === null || batch < 2 || batch * ci * hp * wp < MIN_SPLIT_ELEMENTS) {
-        exports.to_planar_padded(x, p, h, w, ci, hp, wp, pt, pl, 0, batch);
-        return;
-      }
-      splitAcross(s, 'to_planar_padded', chunks(s, batch), (lo, hi) => [
-        x,
-        p,
-        h,
-        w,
-        ci,
-        hp,
-        wp,
-        pt,
-        pl,
-        lo,
-        hi,
-      ]);
+      const large = batch * ci * hp * wp >= MIN_SPLIT_ELEMENTS;
+      const geometry = [h, w, ci, hp, wp, pt, pl];
+      splitOrRun(state(), 'to_planar_padded', batch, large, (lo, hi) => [x, p, ...geometry, lo, hi]);
     },
     conv2d_planar(p, f, out, batch, ci, hp, wp, oh, ow, co, kh, kw) {
       const rows = batch * oh;
-      const s = state();
-      if (s.helpers === null || rows < 2 || rows * ow * co * kh * kw * ci < MIN_SPLIT_MACS) {
-        exports.conv2d_planar(p, f, out, ci, hp, wp, oh, ow, co, kh, kw, 0, rows);
-        return;
-      }
-      splitAcross(s, 'conv2d_planar', chunks(s, rows), (lo, hi) => [
-        p,
-        f,
-        out,
-        ci,
-        hp,
-        wp,
-        oh,
-        ow,
-        co,
-        kh,
-        kw,
-        lo,
-        hi,
-      ]);
+      const large = rows * ow * co * kh * kw * ci >= MIN_SPLIT_MACS;
+      const geometry = [ci, hp, wp, oh, ow, co, kh, kw];
+      splitOrRun(state(), 'conv2d_planar', rows, large, (lo, hi) => [p, f, out, ...geometry, lo, hi]);
     },
     winograd_filter_3x3(f, u, ci, co) {
-      const s = state();
-      if (s.helpers === null || ci < 2 || ci * co * 16 < MIN_SPLIT_ELEMENTS) {
-        exports.winograd_filter_3x3(f, u, ci, co, 0, ci);
-        return;
-      }
-      splitAcross(s, 'winograd_filter_3x3', chunks(s, ci), (lo, hi) => [f, u, ci, co, lo, hi]);
+      const large = ci * co * 16 >= MIN_SPLIT_ELEMENTS;
+      splitOrRun(state(), 'winograd_filter_3x3', ci, large, (lo, hi) => [f, u, ci, co, lo, hi]);
     },
     winogradScratchFloats(ci, co, filterGrad = false) {
       const parts = (state().helpers?.count ?? 0) + 1;
@@ -616,14 +579,10 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
       const nt = winogradBlock(ci, co);
       const rows = batch * Math.ceil(oh / 2);
       const geometry: WinogradGeometry = [batch, h, w, ci, oh, ow, co, pt, pl, nt];
-      const s = state();
-      if (s.helpers === null || rows < 2 || batch * oh * ow * co * 9 * ci < MIN_SPLIT_MACS) {
-        exports.conv2d_winograd_nhwc(x, u, out, scratch, ...geometry, 0, rows);
-        return;
-      }
       // Each thread has its own slice of scratch.
       const perThread = 4 * winogradPartFloats(ci, co, nt, false);
-      splitAcross(s, 'conv2d_winograd_nhwc', chunks(s, rows), (lo, hi, _chunk, t) => [
+      const large = batch * oh * ow * co * 9 * ci >= MIN_SPLIT_MACS;
+      splitOrRun(state(), 'conv2d_winograd_nhwc', rows, large, (lo, hi, _chunk, t) => [
         x,
         u,
         out,
@@ -741,7 +700,7 @@ function nativeState(backend: object): NativeState | null {
 /**
  * The native kernels on `backend`'s memory (a tfjs-backend-wasm backend), instantiated once per
  * backend; null when the backend's memory cannot be found or the module does not instantiate (then the
- * callers use their XNNPACK compositions). Synchronous: the modules are 60 KB, well under the size
+ * callers use their XNNPACK compositions). Synchronous: the modules are 80 KB, well under the size
  * browsers allow to compile on the main thread.
  * @internal
  */
