@@ -264,17 +264,17 @@ async function withoutRethrowingHandlers<T>(init: () => Promise<T>): Promise<T> 
  */
 export async function setupWasm(options: WasmSetupOptions = {}): Promise<WasmSetupResult> {
   const threads = await resolveThreads(options.threads ?? WASM_SETUP_DEFAULTS.threads);
-  const kernelOptions = options.trainingKernels ?? WASM_SETUP_DEFAULTS.trainingKernels;
-  const nativePlanned =
-    kernelOptions !== false &&
-    (kernelOptions === true || kernelOptions.nativeKernels !== false) &&
-    nativeKernelsLoadable();
-  const xnnpackThreads = resolveXnnpackThreads(
-    options.xnnpackThreads ?? WASM_SETUP_DEFAULTS.xnnpackThreads,
-    threads,
-    nativePlanned,
-  );
+  const xnnpackOption = options.xnnpackThreads ?? WASM_SETUP_DEFAULTS.xnnpackThreads;
+  checkXnnpackThreads(xnnpackOption, threads);
   const wasm = await importWasmBackend();
+  // Registered before the backend initialises: whether the native kernels will run decides XNNPACK's
+  // share of the threads.
+  const kernelOptions = options.trainingKernels ?? WASM_SETUP_DEFAULTS.trainingKernels;
+  const trainingKernels =
+    kernelOptions === false ? [] : registerWasmTrainingKernels(kernelOptions === true ? {} : kernelOptions);
+  const nativeRegistered = trainingKernels.length > 0 && nativeKernelsEnabled();
+  const xnnpackThreads =
+    xnnpackOption !== 'auto' ? xnnpackOption : nativeRegistered && nativeKernelsLoadable() ? 1 : threads;
   const alreadyInitialised = tf.engine().registry.wasm != null;
   let binary: WasmSetupResult['binary'] = 'tfjs-default';
   if (!alreadyInitialised) {
@@ -295,8 +295,6 @@ export async function setupWasm(options: WasmSetupOptions = {}): Promise<WasmSet
       binary = 'threaded-simd';
     }
   }
-  const trainingKernels =
-    kernelOptions === false ? [] : registerWasmTrainingKernels(kernelOptions === true ? {} : kernelOptions);
   const initialised = await withoutRethrowingHandlers(() => tf.setBackend('wasm'));
   if (!initialised) {
     throw new Error(`${WHERE}: the wasm backend failed to initialise (see the warning tfjs printed).`);
@@ -308,7 +306,7 @@ export async function setupWasm(options: WasmSetupOptions = {}): Promise<WasmSet
   const native = nativeKernels(backend) !== null;
   // Helpers only where the registered kernels use the native module; asking for 0 stops any a
   // previous call started.
-  const helpers = native && trainingKernels.length > 0 && nativeKernelsEnabled() ? count - 1 : 0;
+  const helpers = native && nativeRegistered ? count - 1 : 0;
   const workerThreads =
     helpers > 0 && isNode()
       ? ((await nodeRequire())('node:worker_threads') as Parameters<typeof startNativeHelpers>[2])
@@ -327,11 +325,10 @@ export async function setupWasm(options: WasmSetupOptions = {}): Promise<WasmSet
 /** Threads {@link setupWasm} set the wasm binary up for (its first call that initialised the backend). */
 let initialisedThreads: number | undefined;
 
-function resolveXnnpackThreads(value: number | 'auto', threads: number, native: boolean): number {
-  if (value === 'auto') return native ? 1 : threads;
+function checkXnnpackThreads(value: number | 'auto', threads: number): void {
+  if (value === 'auto') return;
   checkPositiveInteger(value, 'xnnpackThreads', WHERE);
   if (value > threads) {
     throw new RangeError(expected(WHERE, 'xnnpackThreads', `an integer in [1, threads = ${threads}]`, value));
   }
-  return value;
 }

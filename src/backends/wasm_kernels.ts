@@ -184,17 +184,10 @@ function directFilterGrad(
     return s.run('Fill', {}, { shape, value: 0, dtype: 'float32' });
   }
   if (co % 4 !== 0) {
-    // 4 output channels at a time: dy padded with zero channels (CBAM's spatial gate has one).
-    const co4 = co + 4 - (co % 4);
-    const dw4 = directFilterGrad(
-      s,
-      native,
-      x,
-      padLastAxis(s, native, dy, co4),
-      { ...g, outChannels: co4 },
-      winograd,
+    // CBAM's spatial gate has one output channel.
+    return withPaddedOutChannels(s, native, dy, g, (d, g4) =>
+      directFilterGrad(s, native, x, d, g4, winograd),
     );
-    return takeLastAxis(s, native, dw4, co);
   }
   const dw = s.adopt(wb.makeOutput([g.filterHeight, g.filterWidth, g.inChannels, co], 'float32'));
   const at = (t: TensorInfo) => heapOffset(wb, t);
@@ -226,48 +219,65 @@ function conv2DKernel(original: tf.KernelConfig | null, fused: boolean, winograd
       filter.dtype === 'float32' &&
       !isChannelsFirst(a.dataFormat) &&
       isUnitDilation(a.dilations) &&
-      // Output channels not a multiple of 4: zero-padded (below) with 8+ input channels; with fewer,
-      // stride 1 and at most 3 output channels (CBAM's spatial gate, 2 -> 1, and its input gradient,
-      // 1 -> 2) the channel-planar kernel; else XNNPACK's.
-      (filter.shape[3]! % 4 === 0 ||
-        filter.shape[2]! >= 8 ||
-        (filter.shape[3]! < 4 && isUnitStride(a.strides))) &&
       (!fused || ((a.activation ?? 'linear') === 'linear' && inputs.preluActivationWeights == null))
         ? native(backend)
         : null;
-    if (kernels == null) {
+    const g = kernels && convGeometry(x.shape, filter.shape, a.strides, a.pad, a.dimRoundingMode, false);
+    const path = g && nativeConvPath(g);
+    if (kernels == null || g == null || path == null) {
       return original!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
     }
     return withScope(backend, WASM, (s) => {
-      const g = convGeometry(x.shape, filter.shape, a.strides, a.pad, a.dimRoundingMode, false);
       if (x.shape.some((d) => d === 0)) {
         const shape = [g.batch, g.outHeight, g.outWidth, g.outChannels];
         return s.run('Fill', {}, { shape, value: 0, dtype: 'float32' });
       }
-      const co = g.outChannels;
       let out: TensorInfo;
-      if (co % 4 === 0) {
-        out = nativeConv(s, kernels, x, filter, g, winograd);
-      } else if (g.inChannels < 8) {
+      if (path === 'planar') {
         out = planarConv(s, kernels, x, filter, g);
-      } else {
-        // The kernels compute 4 output channels at a time: pad the filter with zero channels and keep
-        // the first co of the output (a grayscale stem's input gradient, 16 -> 1: 6.0 ms against
-        // XNNPACK's 9.1 at 44x44, batch 64, and split across the helper threads).
-        const co4 = co + 4 - (co % 4);
-        const padded = nativeConv(
-          s,
-          kernels,
-          x,
-          padLastAxis(s, kernels, filter, co4),
-          { ...g, outChannels: co4 },
-          winograd,
+      } else if (path === 'padded') {
+        // A grayscale stem's input gradient (16 -> 1): 6.0 ms against XNNPACK's 9.1 at 44x44, batch 64,
+        // and split across the helper threads.
+        out = withPaddedOutChannels(s, kernels, filter, g, (f, g4) =>
+          nativeConv(s, kernels, x, f, g4, winograd),
         );
-        out = takeLastAxis(s, kernels, padded, co);
+      } else {
+        out = nativeConv(s, kernels, x, filter, g, winograd);
       }
       return fused && inputs.bias != null ? s.run('Add', { a: out, b: inputs.bias }) : out;
     });
   };
+}
+
+/**
+ * Which native kernel computes a convolution, or null for the backend's: output channels a multiple
+ * of 4 go to the direct or Winograd kernels (`'tiles'`); others zero-padded to one (`'padded'`) with 8
+ * or more input channels; with fewer, stride 1 and at most 3 output channels (CBAM's spatial gate, 2 ->
+ * 1, and its input gradient, 1 -> 2) to the channel-planar kernel (`'planar'`); else XNNPACK's.
+ */
+function nativeConvPath(g: ConvGeometry): 'tiles' | 'padded' | 'planar' | null {
+  if (g.outChannels % 4 === 0) return 'tiles';
+  if (g.inChannels >= 8) return 'padded';
+  if (g.outChannels < 4 && g.strideHeight === 1 && g.strideWidth === 1) return 'planar';
+  return null;
+}
+
+/**
+ * `body` on `operand` (a filter or `dy`) with its last axis, the output channels, zero-padded to a
+ * multiple of 4 (the native kernels compute 4 output channels at a time), and the geometry to match;
+ * its result's last axis cut back to `g.outChannels`.
+ */
+function withPaddedOutChannels(
+  s: KernelScope,
+  kernels: NativeKernels,
+  operand: TensorInfo,
+  g: ConvGeometry,
+  body: (padded: TensorInfo, g4: ConvGeometry) => TensorInfo,
+): TensorInfo {
+  const co = g.outChannels;
+  const co4 = co + 4 - (co % 4);
+  const out = body(padLastAxis(s, kernels, operand, co4), { ...g, outChannels: co4 });
+  return takeLastAxis(s, kernels, out, co);
 }
 
 /** The convolution of `x` by `filter` (`g.outChannels % 4 == 0`) by the native kernels: Winograd or direct. */
@@ -383,10 +393,6 @@ const WINOGRAD_MIN_IN_CHANNELS = 8;
 /** A kernel's `dilations` attribute as `[height, width]` (absent: 1). */
 function dilationPair(dilations: unknown): unknown[] {
   return dilations == null ? [1, 1] : Array.isArray(dilations) ? dilations : [dilations, dilations];
-}
-
-function isUnitStride(strides: unknown): boolean {
-  return (Array.isArray(strides) ? strides : [strides, strides]).every((v) => v === 1);
 }
 
 function isUnitDilation(dilations: unknown): boolean {

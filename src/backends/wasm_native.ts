@@ -45,6 +45,21 @@ type WinogradGeometry = [
   nt: number,
 ];
 
+/** The planar rearrangement's geometry: input height, width and channels, padded height and width, padding before. */
+type PlanarLayout = [h: number, w: number, ci: number, hp: number, wp: number, pt: number, pl: number];
+
+/** The channel-planar convolution's geometry (hp = oh + kh - 1, wp = ow + kw - 1). */
+type PlanarConvGeometry = [
+  ci: number,
+  hp: number,
+  wp: number,
+  oh: number,
+  ow: number,
+  co: number,
+  kh: number,
+  kw: number,
+];
+
 /** Sizes `d0, d1, d2` of three merged axes and each operand's element strides along them. @internal */
 export type Strided3 = [
   d0: number,
@@ -153,36 +168,12 @@ export interface NativeKernels {
    * `p[b, c, y, x]` = `x[b, y - pt, x - pl, c]`, zeros outside the image: `x` `[batch, h, w, ci]` to
    * channel-planar `p` `[batch, ci, hp, wp]` with its padding, for {@link NativeKernels.conv2d_planar}.
    */
-  to_planar_padded(
-    x: number,
-    p: number,
-    batch: number,
-    h: number,
-    w: number,
-    ci: number,
-    hp: number,
-    wp: number,
-    pt: number,
-    pl: number,
-  ): void;
+  to_planar_padded(x: number, p: number, batch: number, ...geometry: PlanarLayout): void;
   /**
    * The stride-1 convolution of planar padded `p` (`hp = oh + kh - 1`, `wp = ow + kw - 1`) by `f`
    * `[kh, kw, ci, co]` into `out` `[batch, oh, ow, co]`, for few channels (CBAM's 7x7 spatial gate).
    */
-  conv2d_planar(
-    p: number,
-    f: number,
-    out: number,
-    batch: number,
-    ci: number,
-    hp: number,
-    wp: number,
-    oh: number,
-    ow: number,
-    co: number,
-    kh: number,
-    kw: number,
-  ): void;
+  conv2d_planar(p: number, f: number, out: number, batch: number, ...geometry: PlanarConvGeometry): void;
 }
 
 /**
@@ -233,34 +224,13 @@ interface NativeExports
     ...g: [...NativeConvGeometry, t0: number, t1: number, c0: number, c1: number]
   ): void;
   /** Images `[b0, b1)`. */
-  to_planar_padded(
-    x: number,
-    p: number,
-    h: number,
-    w: number,
-    ci: number,
-    hp: number,
-    wp: number,
-    pt: number,
-    pl: number,
-    b0: number,
-    b1: number,
-  ): void;
+  to_planar_padded(x: number, p: number, ...g: [...PlanarLayout, b0: number, b1: number]): void;
   /** Output rows `b * oh + y` in `[q0, q1)`. */
   conv2d_planar(
     p: number,
     f: number,
     out: number,
-    ci: number,
-    hp: number,
-    wp: number,
-    oh: number,
-    ow: number,
-    co: number,
-    kh: number,
-    kw: number,
-    q0: number,
-    q1: number,
+    ...g: [...PlanarConvGeometry, q0: number, q1: number]
   ): void;
   /** Input channels in `[c0, c1)`. */
   winograd_filter_3x3(f: number, u: number, ci: number, co: number, c0: number, c1: number): void;
@@ -555,15 +525,15 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
       const large = rows * ow * co * kh * kw * ci >= MIN_SPLIT_MACS;
       splitOrRun(state(), 'conv2d_nhwc', rows, large, (lo, hi) => [x, f, out, ...g, lo, hi]);
     },
-    to_planar_padded(x, p, batch, h, w, ci, hp, wp, pt, pl) {
+    to_planar_padded(x, p, batch, ...geometry) {
+      const [, , ci, hp, wp] = geometry;
       const large = batch * ci * hp * wp >= MIN_SPLIT_ELEMENTS;
-      const geometry = [h, w, ci, hp, wp, pt, pl];
       splitOrRun(state(), 'to_planar_padded', batch, large, (lo, hi) => [x, p, ...geometry, lo, hi]);
     },
-    conv2d_planar(p, f, out, batch, ci, hp, wp, oh, ow, co, kh, kw) {
+    conv2d_planar(p, f, out, batch, ...geometry) {
+      const [ci, , , oh, ow, co, kh, kw] = geometry;
       const rows = batch * oh;
       const large = rows * ow * co * kh * kw * ci >= MIN_SPLIT_MACS;
-      const geometry = [ci, hp, wp, oh, ow, co, kh, kw];
       splitOrRun(state(), 'conv2d_planar', rows, large, (lo, hi) => [p, f, out, ...geometry, lo, hi]);
     },
     winograd_filter_3x3(f, u, ci, co) {
@@ -598,20 +568,16 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
       const tiles = batch * Math.ceil(oh / 2) * Math.ceil(ow / 2);
       const geometry: WinogradGeometry = [batch, h, w, ci, oh, ow, co, pt, pl, nt];
       const s = state();
+      const large = batch * oh * ow * co * 9 * ci >= MIN_SPLIT_MACS;
       // Each thread adds its tiles into the dU at the end of its own slice of scratch (zeroed here);
       // the sums of all threads are then added and transformed back (split by input channels).
+      const threads = (s.helpers?.count ?? 0) + 1;
       const perThread = winogradPartFloats(ci, co, nt, true);
       const sums = winogradPartFloats(ci, co, nt, false);
       const du = (t: number) => scratch + 4 * (t * perThread + sums);
-      const threads = s.helpers === null ? 1 : s.helpers.count + 1;
       const heap = new Float32Array(s.memory.buffer);
       for (let t = 0; t < threads; t++) heap.fill(0, du(t) >>> 2, (du(t) >>> 2) + 16 * ci * co);
-      if (s.helpers === null || tiles < 2 || batch * oh * ow * co * 9 * ci < MIN_SPLIT_MACS) {
-        exports.conv2d_winograd_filter_grad_nhwc(x, dy, du(0), scratch, ...geometry, 0, tiles);
-        exports.winograd_filter_grad_finish(du(0), perThread, 1, dw, ci, co, 0, ci);
-        return;
-      }
-      splitAcross(s, 'conv2d_winograd_filter_grad_nhwc', chunks(s, tiles), (lo, hi, _chunk, t) => [
+      splitOrRun(s, 'conv2d_winograd_filter_grad_nhwc', tiles, large, (lo, hi, _chunk, t) => [
         x,
         dy,
         du(t),
@@ -620,7 +586,7 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
         lo,
         hi,
       ]);
-      splitAcross(s, 'winograd_filter_grad_finish', chunks(s, ci), (lo, hi) => [
+      splitOrRun(s, 'winograd_filter_grad_finish', ci, large, (lo, hi) => [
         du(0),
         perThread,
         threads,
@@ -635,34 +601,19 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
       const [batch, , , ci, oh, ow, co, kh, kw] = g;
       const taps = kh * kw;
       const s = state();
-      if (s.helpers === null || batch * oh * ow * co * taps * ci < MIN_SPLIT_MACS) {
-        exports.conv2d_filter_grad_nhwc(x, dy, dw, ...g, 0, taps, 0, ci);
-        return;
-      }
-      const threads = s.helpers.count + 1;
+      const large = batch * oh * ow * co * taps * ci >= MIN_SPLIT_MACS;
       // Input channels in pairs (the kernel's register tile) when there are enough, else taps.
-      if (ci >= 2 * threads) {
-        splitAcross(s, 'conv2d_filter_grad_nhwc', chunks(s, ci, 2), (lo, hi) => [
-          x,
-          dy,
-          dw,
-          ...g,
-          0,
-          taps,
-          lo,
-          hi,
-        ]);
-      } else {
-        splitAcross(s, 'conv2d_filter_grad_nhwc', chunks(s, taps), (lo, hi) => [
-          x,
-          dy,
-          dw,
-          ...g,
-          lo,
-          hi,
-          0,
+      if (ci >= 2 * ((s.helpers?.count ?? 0) + 1)) {
+        splitOrRun(
+          s,
+          'conv2d_filter_grad_nhwc',
           ci,
-        ]);
+          large,
+          (lo, hi) => [x, dy, dw, ...g, 0, taps, lo, hi],
+          2,
+        );
+      } else {
+        splitOrRun(s, 'conv2d_filter_grad_nhwc', taps, large, (lo, hi) => [x, dy, dw, ...g, lo, hi, 0, ci]);
       }
     },
   };

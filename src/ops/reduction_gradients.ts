@@ -9,12 +9,27 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-/** `dy` (the reduced shape) broadcast back to `x`'s shape over `axis`, divided by `divisor`. */
-function broadcastBack(dy: tf.Tensor, x: tf.Tensor, axis: number | number[], divisor: number): tf.Tensor {
-  const axes = tf.util.parseAxisParam(axis, x.shape);
-  const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-  const scaled = divisor === 1 ? tf.reshape(dy, expanded) : tf.div(tf.reshape(dy, expanded), divisor);
-  return tf.broadcastTo(scaled, x.shape);
+/**
+ * The gradient config of `Mean` (`mean`) or `Sum`: `dy`, of the reduced shape, reshaped to `x`'s rank
+ * with 1 on the reduced axes, divided by their size for a mean, and broadcast back to `x`'s shape.
+ */
+function reductionGradient(kernelName: string, mean: boolean): tf.GradConfig {
+  return {
+    kernelName,
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved, attrs) => {
+      const x = saved[0]!;
+      const axes = tf.util.parseAxisParam((attrs as { axis: number | number[] }).axis, x.shape);
+      const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+      const count = axes.reduce((n, a) => n * x.shape[a]!, 1);
+      return {
+        x: () => {
+          const reshaped = tf.reshape(dy as tf.Tensor, expanded);
+          return tf.broadcastTo(mean ? tf.div(reshaped, count) : reshaped, x.shape);
+        },
+      };
+    },
+  };
 }
 
 /**
@@ -29,24 +44,6 @@ function broadcastBack(dy: tf.Tensor, x: tf.Tensor, axis: number | number[], div
  * @category Ops
  */
 export function registerReductionGradients(): void {
-  tf.registerGradient({
-    kernelName: tf.Mean,
-    inputsToSave: ['x'],
-    gradFunc: (dy, saved, attrs) => {
-      const x = saved[0]!;
-      const axis = (attrs as { axis: number | number[] }).axis;
-      const axes = tf.util.parseAxisParam(axis, x.shape);
-      const count = axes.reduce((n, a) => n * x.shape[a]!, 1);
-      return { x: () => broadcastBack(dy as tf.Tensor, x, axes, count) };
-    },
-  });
-  tf.registerGradient({
-    kernelName: tf.Sum,
-    inputsToSave: ['x'],
-    gradFunc: (dy, saved, attrs) => {
-      const x = saved[0]!;
-      const axis = (attrs as { axis: number | number[] }).axis;
-      return { x: () => broadcastBack(dy as tf.Tensor, x, axis, 1) };
-    },
-  });
+  tf.registerGradient(reductionGradient(tf.Mean, true));
+  tf.registerGradient(reductionGradient(tf.Sum, false));
 }

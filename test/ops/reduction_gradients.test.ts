@@ -35,8 +35,8 @@ describe('registerReductionGradients', () => {
     registerReductionGradients();
     const mean = tf.getGradient('Mean')!;
     const sum = tf.getGradient('Sum')!;
-    expect(mean.gradFunc.toString()).toContain('broadcastBack');
-    expect(sum.gradFunc.toString()).toContain('broadcastBack');
+    expect(mean.gradFunc.toString()).toContain('broadcastTo');
+    expect(sum.gradFunc.toString()).toContain('broadcastTo');
   });
 
   it.each([
