@@ -205,30 +205,29 @@ function findPython(): string | null {
   return null;
 }
 
-const tsxCli = path.join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 /**
  * wasm; wasm with tfjs's and the XNNPACK kernels only (`wasm-xnnpack`); without Winograd
- * (`wasm-direct`); with XNNPACK's pool on every thread (`wasm-pool`).
+ * (`wasm-direct`); with XNNPACK's pool on every thread (`wasm-pool`); another checkout's wasm
+ * (`baseline`, from `--baseline DIR`).
  */
 const WASM_VARIANTS: Record<string, string[]> = {
   wasm: [],
   'wasm-xnnpack': ['--kernels', 'xnnpack'],
   'wasm-direct': ['--kernels', 'direct'],
   'wasm-pool': [],
+  baseline: [],
 };
-const isWasm = (backend: string) => Object.hasOwn(WASM_VARIANTS, backend) || backend === 'baseline';
+const isWasm = (backend: string) => Object.hasOwn(WASM_VARIANTS, backend);
 function ferWorker(backend: string, threads: number | null): LineWorker {
-  if (backend === 'baseline') {
-    const dir = path.resolve(args.baseline!);
-    const argv = [
-      path.join(dir, 'node_modules', 'tsx', 'dist', 'cli.mjs'),
-      path.join(dir, 'bench', 'step_worker.ts'),
-    ];
-    argv.push('--backend', 'wasm', ...(threads !== null ? ['--threads', String(threads)] : []));
-    return new LineWorker(`fer-cbam baseline${threads ? ` ${threads}t` : ''}`, process.execPath, argv);
-  }
-  const argv = [tsxCli, path.join(here, 'step_worker.ts'), '--backend', isWasm(backend) ? 'wasm' : backend];
-  argv.push(...(WASM_VARIANTS[backend] ?? []));
+  // The baseline runs its own checkout's step worker with that checkout's tsx and dependencies.
+  const dir = backend === 'baseline' ? path.resolve(args.baseline!) : root;
+  const argv = [
+    path.join(dir, 'node_modules', 'tsx', 'dist', 'cli.mjs'),
+    path.join(dir, 'bench', 'step_worker.ts'),
+    '--backend',
+    isWasm(backend) ? 'wasm' : backend,
+    ...(WASM_VARIANTS[backend] ?? []),
+  ];
   if (threads !== null) argv.push('--threads', String(threads));
   if (backend === 'wasm-pool' && threads !== null) argv.push('--xnnpack-threads', String(threads));
   return new LineWorker(`fer-cbam ${backend}${threads ? ` ${threads}t` : ''}`, process.execPath, argv);
