@@ -111,19 +111,15 @@ static void gemm(const float* v, const float* u, float* m, int n, int ci, int co
 }
 
 // The filter gradient's products: du [ci][co] += sum over the n tiles of v [t][c] * dm [t][co], in pairs
-// of input channels and blocks of 16 output channels (then 4).
+// of input channels and blocks of 16 output channels (then 4); ci % 4 == 0.
 static void gemm_grad(const float* v, const float* dm, float* du, int n, int ci, int co) {
   const int wide = co - co % 16;
   for (int o = 0; o < co;) {
     const int NV = o < wide ? 4 : 1;
-    int c = 0;
-    for (; c + 1 < ci; c += 2) {
+    // ci is a multiple of 4 (the input transform's vectors), so the channels come in pairs.
+    for (int c = 0; c < ci; c += 2) {
       if (NV == 4) gemm_tile(v + c, 1, ci, dm + o, co, du + c * co + o, co, 2, 4, n, 1);
       else gemm_tile(v + c, 1, ci, dm + o, co, du + c * co + o, co, 2, 1, n, 1);
-    }
-    if (c < ci) {
-      if (NV == 4) gemm_tile(v + c, 1, ci, dm + o, co, du + c * co + o, co, 1, 4, n, 1);
-      else gemm_tile(v + c, 1, ci, dm + o, co, du + c * co + o, co, 1, 1, n, 1);
     }
     o += 4 * NV;
   }
