@@ -92,10 +92,46 @@ __attribute__((export_name("equal3"))) void equal3(const float* a, const float* 
 // the cpu backend (and wasm's f32x4.max).
 __attribute__((export_name("max_middle"))) void max_middle(const float* x, float* out, int outer, int mid,
                                                            int inner) {
+  if (inner == 1 && mid >= 4) {
+    // Over the last axis (CBAM's channel max): 4 values per vector, then across the lanes. The scalar
+    // loop below compared and branched per value, 10x slower than the mean over the same axis.
+    for (int o = 0; o < outer; o++) {
+      const float* xo = x + o * mid;
+      v128_t m = wasm_v128_load(xo);
+      int j = 4;
+      for (; j + 4 <= mid; j += 4) m = wasm_f32x4_max(m, wasm_v128_load(xo + j));
+      m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+      m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+      float r = wasm_f32x4_extract_lane(m, 0);
+      for (; j < mid; j++) {
+        const float v = xo[j];
+        if (v > r || v != v) r = v;
+      }
+      out[o] = r;
+    }
+    return;
+  }
   for (int o = 0; o < outer; o++) {
     const float* xo = x + o * mid * inner;
     float* oo = out + o * inner;
     int k = 0;
+    // 16 columns at a time: four independent chains of maxima, and each row's 64 bytes read together
+    // (one column of 4 at a time was one dependent chain, strided over the rows).
+    for (; k + 16 <= inner; k += 16) {
+      v128_t m0 = wasm_v128_load(xo + k), m1 = wasm_v128_load(xo + k + 4);
+      v128_t m2 = wasm_v128_load(xo + k + 8), m3 = wasm_v128_load(xo + k + 12);
+      for (int j = 1; j < mid; j++) {
+        const float* r = xo + j * inner + k;
+        m0 = wasm_f32x4_max(m0, wasm_v128_load(r));
+        m1 = wasm_f32x4_max(m1, wasm_v128_load(r + 4));
+        m2 = wasm_f32x4_max(m2, wasm_v128_load(r + 8));
+        m3 = wasm_f32x4_max(m3, wasm_v128_load(r + 12));
+      }
+      wasm_v128_store(oo + k, m0);
+      wasm_v128_store(oo + k + 4, m1);
+      wasm_v128_store(oo + k + 8, m2);
+      wasm_v128_store(oo + k + 12, m3);
+    }
     for (; k + 4 <= inner; k += 4) {
       v128_t m = wasm_v128_load(xo + k);
       for (int j = 1; j < mid; j++) m = wasm_f32x4_max(m, wasm_v128_load(xo + j * inner + k));

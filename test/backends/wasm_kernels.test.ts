@@ -451,6 +451,8 @@ describe('wasm pooling kernels: Sum, Mean and Max over a block of axes', () => {
     [[6, 5], [0], false],
     [[6, 5, 4], [1], false],
     [[6, 5, 4], [-1], true],
+    // Over the last axis in vectors of 4, with a tail of 2.
+    [[5, 7, 18], [2], true],
     [[6, 5, 4], [0, 1, 2], false],
     [[6, 5, 4], [0, 2], false],
     // The reduced rows viewed as a d x (rows / d) image: 7744 = 88 * 88, 120 = 10 * 12, 1009 is prime.
@@ -460,6 +462,8 @@ describe('wasm pooling kernels: Sum, Mean and Max over a block of axes', () => {
     [[2, 1009, 3], [0, 1], true],
     // CBAM's channel gate: over height and width.
     [[8, 11, 11, 16], [1, 2], true],
+    // Max in blocks of 16 columns, then 4, then one.
+    [[3, 5, 4, 21], [1, 2], true],
     [[3, 7, 5, 2, 4], [1, 2, 3], false],
   ])('over %j along %j (keepDims %j) equal the cpu backend', async (shape, axis, keepDims) => {
     const run = () => {
