@@ -18,12 +18,21 @@ static inline int max_int(int a, int b) { return a > b ? a : b; }
 static inline int ceil_div(int a, int b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
 static inline int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
+// The fused epilogue of FusedConv2D: `+ bias[k..k+3]` when `bo` is not null, then ReLU when `relu`
+// (f32x4.max keeps NaN, as the cpu backend's ReLU does). Inference folds BatchNorm into the filter and
+// this bias (src/layers/conv_bn.ts), so a convolution, its BatchNorm and ReLU write memory once.
+static inline __attribute__((always_inline)) v128_t epilogue(v128_t v, const float* bo, int k, int relu) {
+  if (bo) v = wasm_f32x4_add(v, wasm_v128_load(bo + k));
+  return relu ? wasm_f32x4_max(v, wasm_f32x4_splat(0.0f)) : v;
+}
+
 // P output positions (columns x0, x0 + 1, ...) x V vectors of 4 output channels, over filter rows
 // [i0, i1] and columns [j0, j1]. `xrow0`: the input at (b, row of filter row 0, column of tap 0 of
 // position x0), `wo`: the filter at output channel o, `out`: the output at (b, y, x0, o).
 static inline __attribute__((always_inline)) void tile(const float* xrow0, const float* wo, float* out,
-                                                       int P, int V, int i0, int i1, int j0, int j1,
-                                                       int rowstep, int xstep, int ci, int co, int kw) {
+                                                       const float* bo, int relu, int P, int V, int i0,
+                                                       int i1, int j0, int j1, int rowstep, int xstep,
+                                                       int ci, int co, int kw) {
   v128_t acc[2][4];
 #pragma unroll
   for (int p = 0; p < 2; p++)
@@ -55,14 +64,15 @@ static inline __attribute__((always_inline)) void tile(const float* xrow0, const
   for (int p = 0; p < 2; p++)
 #pragma unroll
     for (int v = 0; v < 4; v++)
-      if (p < P && v < V) wasm_v128_store(out + p * co + 4 * v, acc[p][v]);
+      if (p < P && v < V) wasm_v128_store(out + p * co + 4 * v, epilogue(acc[p][v], bo, 4 * v, relu));
 }
 
 // One block of V vectors of output channels at o, over the whole output: the block's slice of the
 // filter (kh x kw x ci x 4V floats, 73 KiB at 128 input channels) stays in cache while every position
 // is computed; the input is read once per block.
-static void block(const float* x, const float* f, float* out, int V, int h, int w, int ci, int oh,
-                  int ow, int co, int kh, int kw, int sh, int sw, int pt, int pl, int q0, int q1) {
+static void block(const float* x, const float* f, float* out, const float* bo, int relu, int V, int h, int w,
+                  int ci, int oh, int ow, int co, int kh, int kw, int sh, int sw, int pt, int pl, int q0,
+                  int q1) {
   const int rowstep = w * ci;
   const int xstep = sw * ci;
   // Columns whose every filter tap lies inside the image.
@@ -80,19 +90,20 @@ static void block(const float* x, const float* f, float* out, int V, int h, int 
     for (int xx = 0; xx < ow;) {
       const int left = xx * sw - pl;
       if (i0 <= i1 && xx >= xa && xx + 1 <= xb) {
-        if (V == 4) tile(xrow + left * ci, f, orow + xx * co, 2, 4, i0, i1, 0, kw - 1, rowstep, xstep, ci, co, kw);
-        else tile(xrow + left * ci, f, orow + xx * co, 2, 1, i0, i1, 0, kw - 1, rowstep, xstep, ci, co, kw);
+        if (V == 4) tile(xrow + left * ci, f, orow + xx * co, bo, relu, 2, 4, i0, i1, 0, kw - 1, rowstep, xstep, ci, co, kw);
+        else tile(xrow + left * ci, f, orow + xx * co, bo, relu, 2, 1, i0, i1, 0, kw - 1, rowstep, xstep, ci, co, kw);
         xx += 2;
         continue;
       }
       const int j0 = max_int(0, -left);
       const int j1 = min_int(kw - 1, w - 1 - left);
       if (i0 > i1 || j0 > j1) {  // every tap is padding
-        for (int k = 0; k < 4 * V; k += 4) wasm_v128_store(orow + xx * co + k, wasm_f32x4_splat(0.0f));
+        for (int k = 0; k < 4 * V; k += 4)
+          wasm_v128_store(orow + xx * co + k, epilogue(wasm_f32x4_splat(0.0f), bo, k, relu));
       } else if (V == 4) {
-        tile(xrow + left * ci, f, orow + xx * co, 1, 4, i0, i1, j0, j1, rowstep, xstep, ci, co, kw);
+        tile(xrow + left * ci, f, orow + xx * co, bo, relu, 1, 4, i0, i1, j0, j1, rowstep, xstep, ci, co, kw);
       } else {
-        tile(xrow + left * ci, f, orow + xx * co, 1, 1, i0, i1, j0, j1, rowstep, xstep, ci, co, kw);
+        tile(xrow + left * ci, f, orow + xx * co, bo, relu, 1, 1, i0, i1, j0, j1, rowstep, xstep, ci, co, kw);
       }
       xx += 1;
     }
@@ -100,17 +111,21 @@ static void block(const float* x, const float* f, float* out, int V, int h, int 
 }
 
 // x: [batch, h, w, ci]; f: [kh, kw, ci, co]; out: [batch, oh, ow, co]. co % 4 == 0.
+// bias: [co] or null; relu: 0 or 1 (the epilogue above).
 // Strides sh, sw >= 1; pt, pl: padding before the first row and column (dilation 1).
 // Computes (overwrites) the output rows q = b * oh + y in [q0, q1) only, so that threads sharing the
 // memory can each take a range of rows (src/backends/wasm_native.ts).
 __attribute__((export_name("conv2d_nhwc"))) void conv2d_nhwc(const float* x, const float* f, float* out,
-                                                              int batch, int h, int w, int ci, int oh,
-                                                              int ow, int co, int kh, int kw, int sh,
-                                                              int sw, int pt, int pl, int q0, int q1) {
+                                                              const float* bias, int relu, int batch, int h,
+                                                              int w, int ci, int oh, int ow, int co, int kh,
+                                                              int kw, int sh, int sw, int pt, int pl, int q0,
+                                                              int q1) {
   (void)batch;
   const int wide = co - co % 16;
   for (int o = 0; o < wide; o += 16)
-    block(x, f + o, out + o, 4, h, w, ci, oh, ow, co, kh, kw, sh, sw, pt, pl, q0, q1);
+    block(x, f + o, out + o, bias ? bias + o : 0, relu, 4, h, w, ci, oh, ow, co, kh, kw, sh, sw, pt, pl, q0,
+          q1);
   for (int o = wide; o < co; o += 4)
-    block(x, f + o, out + o, 1, h, w, ci, oh, ow, co, kh, kw, sh, sw, pt, pl, q0, q1);
+    block(x, f + o, out + o, bias ? bias + o : 0, relu, 1, h, w, ci, oh, ow, co, kh, kw, sh, sw, pt, pl, q0,
+          q1);
 }

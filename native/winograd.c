@@ -186,9 +186,10 @@ static void input_transform(const float* x, const float* zeros, float* v, int vp
 // q = b * th + ty in [q0, q1) only, so that threads can each take a range (src/backends/wasm_native.ts);
 // `scratch`: ci + 16 * (nt * (ci + co) + 32) floats of the calling thread's own: ci zeros (what taps
 // outside the image read), then the block's transformed input (16 planes of nt x ci) and products (16
-// planes of nt x co), each plane 16 floats longer.
+// planes of nt x co), each plane 16 floats longer. bias: [co] or null, relu: 0 or 1 (FusedConv2D's
+// epilogue, applied as each tile is written).
 __attribute__((export_name("conv2d_winograd_nhwc"))) void conv2d_winograd_nhwc(
-    const float* x, const float* u, float* out, float* scratch, int batch, int h, int w, int ci, int oh, int ow,
+    const float* x, const float* u, float* out, const float* bias, int relu, float* scratch, int batch, int h, int w, int ci, int oh, int ow,
     int co, int pt, int pl, int nt, int q0, int q1) {
   (void)batch;
   float* zeros = scratch;
@@ -226,12 +227,19 @@ __attribute__((export_name("conv2d_winograd_nhwc"))) void conv2d_winograd_nhwc(
           nrow[0][l] = ADD(ADD(m0, m1), m2);
           nrow[1][l] = SUB(SUB(m1, m2), m3);
         }
+        // FusedConv2D's epilogue, as in conv2d.c: + bias, then ReLU (f32x4.max keeps NaN).
+        const v128_t bv = bias ? wasm_v128_load(bias + o) : wasm_f32x4_splat(0.0f);
+        const v128_t floor = wasm_f32x4_splat(relu ? 0.0f : -__builtin_inff());
 #pragma unroll
         for (int a = 0; a < 2; a++) {
           if (a < rows) {
             float* ya = o0 + a * ow * co + o;
-            wasm_v128_store(ya, ADD(ADD(nrow[a][0], nrow[a][1]), nrow[a][2]));
-            if (cols > 1) wasm_v128_store(ya + co, SUB(SUB(nrow[a][1], nrow[a][2]), nrow[a][3]));
+            const v128_t y0 = ADD(ADD(ADD(nrow[a][0], nrow[a][1]), nrow[a][2]), bv);
+            wasm_v128_store(ya, wasm_f32x4_max(y0, floor));
+            if (cols > 1) {
+              const v128_t y1 = ADD(SUB(SUB(nrow[a][1], nrow[a][2]), nrow[a][3]), bv);
+              wasm_v128_store(ya + co, wasm_f32x4_max(y1, floor));
+            }
           }
         }
       }

@@ -34,6 +34,7 @@ import {
 } from './kernel_utils';
 import {
   batchNormGradScratchFloats,
+  type Epilogue,
   momentsScratchFloats,
   type NativeConvGeometry,
   type NativeKernels,
@@ -202,11 +203,12 @@ function directFilterGrad(
 }
 
 /**
- * `Conv2D` (and `FusedConv2D` without an activation) by fer-cbam's own SIMD kernel
- * (native/conv2d.c) for NHWC float32 convolutions with dilation 1 and output channels a multiple of
- * 4: 1.2-3x faster than XNNPACK's on one thread on the ResNet layers (docs/backends.md), and, through
- * `Conv2D`, the stride-phase convolutions of the input gradient too. Anything else goes to the
- * backend's kernel.
+ * `Conv2D` and `FusedConv2D` (with a bias, and no activation or ReLU) by fer-cbam's own SIMD kernels
+ * (native/conv2d.c, native/winograd.c) for NHWC float32 convolutions with dilation 1: 1.2-3x faster
+ * than XNNPACK's on one thread on the ResNet layers (docs/backends.md), and, through `Conv2D`, the
+ * stride-phase convolutions of the input gradient too. A `[outChannels]` bias and the ReLU are applied
+ * as the output is written (inference folds BatchNorm into them: src/layers/conv_bn.ts). Anything
+ * else goes to the backend's kernel.
  */
 function conv2DKernel(original: tf.KernelConfig | null, fused: boolean, winograd: boolean) {
   return (args: KernelArgs): TensorInfo => {
@@ -214,12 +216,16 @@ function conv2DKernel(original: tf.KernelConfig | null, fused: boolean, winograd
     const a = attrs as Record<string, any>;
     const x = inputs.x!;
     const filter = inputs.filter!;
+    const activation = fused ? (a.activation ?? 'linear') : 'linear';
+    const bias = fused ? inputs.bias : undefined;
     const kernels =
       x.dtype === 'float32' &&
       filter.dtype === 'float32' &&
       !isChannelsFirst(a.dataFormat) &&
       isUnitDilation(a.dilations) &&
-      (!fused || ((a.activation ?? 'linear') === 'linear' && inputs.preluActivationWeights == null))
+      (activation === 'linear' || activation === 'relu') &&
+      (!fused || inputs.preluActivationWeights == null) &&
+      (bias == null || bias.dtype === 'float32')
         ? native(backend)
         : null;
     const g = kernels && convGeometry(x.shape, filter.shape, a.strides, a.pad, a.dimRoundingMode, false);
@@ -227,24 +233,33 @@ function conv2DKernel(original: tf.KernelConfig | null, fused: boolean, winograd
     if (kernels == null || g == null || path == null) {
       return original!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
     }
+    const relu = activation === 'relu';
     return withScope(backend, WASM, (s) => {
+      // The epilogue in the kernel for a [outChannels] bias on the tiled path; else as ops after it.
+      const inKernel =
+        path === 'tiles' && (bias == null || (bias.shape.length === 1 && bias.shape[0] === g.outChannels));
+      let out: TensorInfo;
       if (x.shape.some((d) => d === 0)) {
         const shape = [g.batch, g.outHeight, g.outWidth, g.outChannels];
-        return s.run('Fill', {}, { shape, value: 0, dtype: 'float32' });
-      }
-      let out: TensorInfo;
-      if (path === 'planar') {
+        out = s.run('Fill', {}, { shape, value: 0, dtype: 'float32' });
+      } else if (path === 'planar') {
         out = planarConv(s, kernels, x, filter, g);
       } else if (path === 'padded') {
         // A grayscale stem's input gradient (16 -> 1): 6.0 ms against XNNPACK's 9.1 at 44x44, batch 64,
         // and split across the helper threads.
         out = withPaddedOutChannels(s, kernels, filter, g, (f, g4) =>
-          nativeConv(s, kernels, x, f, g4, winograd),
+          nativeConv(s, kernels, x, f, g4, winograd, [0, 0]),
         );
       } else {
-        out = nativeConv(s, kernels, x, filter, g, winograd);
+        const wb = backend as unknown as WasmHeapBackend;
+        const epilogue: Epilogue = inKernel
+          ? [bias == null ? 0 : heapOffset(wb, bias), relu ? 1 : 0]
+          : [0, 0];
+        out = nativeConv(s, kernels, x, filter, g, winograd, epilogue);
+        if (inKernel) return out;
       }
-      return fused && inputs.bias != null ? s.run('Add', { a: out, b: inputs.bias }) : out;
+      if (bias != null) out = s.run('Add', { a: out, b: bias });
+      return relu ? s.run('Relu', { x: out }) : out;
     });
   };
 }
@@ -280,7 +295,10 @@ function withPaddedOutChannels(
   return takeLastAxis(s, kernels, out, co);
 }
 
-/** The convolution of `x` by `filter` (`g.outChannels % 4 == 0`) by the native kernels: Winograd or direct. */
+/**
+ * The convolution of `x` by `filter` (`g.outChannels % 4 == 0`) by the native kernels, Winograd or
+ * direct, with the bias and ReLU of `epilogue`.
+ */
 function nativeConv(
   s: KernelScope,
   kernels: NativeKernels,
@@ -288,6 +306,7 @@ function nativeConv(
   filter: TensorInfo,
   g: ConvGeometry,
   winograd: boolean,
+  epilogue: Epilogue,
 ): TensorInfo {
   const wb = s.backend as unknown as WasmHeapBackend;
   const out = s.adopt(wb.makeOutput([g.batch, g.outHeight, g.outWidth, g.outChannels], 'float32'));
@@ -298,9 +317,9 @@ function nativeConv(
     const u = s.adopt(wb.makeOutput([16 * ci * co], 'float32'));
     const scratch = s.adopt(wb.makeOutput([kernels.winogradScratchFloats(ci, co)], 'float32'));
     kernels.winograd_filter_3x3(at(filter), at(u), ci, co);
-    kernels.conv2d_winograd_nhwc(at(x), at(u), at(out), at(scratch), ...nativeGeometry(g));
+    kernels.conv2d_winograd_nhwc(at(x), at(u), at(out), ...epilogue, at(scratch), ...nativeGeometry(g));
   } else {
-    kernels.conv2d_nhwc(at(x), at(filter), at(out), ...nativeGeometry(g));
+    kernels.conv2d_nhwc(at(x), at(filter), at(out), ...epilogue, ...nativeGeometry(g));
   }
   return out;
 }

@@ -31,6 +31,12 @@ export type NativeConvGeometry = [
   pl: number,
 ];
 
+/**
+ * FusedConv2D's epilogue in the forward convolutions: the bias's byte offset (0 for none), and 1 for a
+ * ReLU after it. @internal
+ */
+export type Epilogue = [bias: number, relu: number];
+
 /** The Winograd kernels' geometry: as {@link NativeConvGeometry} without the 3x3 and strides, and tiles per block. */
 type WinogradGeometry = [
   batch: number,
@@ -120,10 +126,10 @@ export interface NativeKernels {
     c: number,
   ): void;
   /**
-   * `out[b, y, x, o] = sum_{i, j, c} x[b, y*sh + i - pt, x*sw + j - pl, c] * f[i, j, c, o]`, NHWC,
-   * float32, `co % 4 == 0`; `out` is overwritten.
+   * `out[b, y, x, o] = act(sum_{i, j, c} x[b, y*sh + i - pt, x*sw + j - pl, c] * f[i, j, c, o] + bias[o])`,
+   * NHWC, float32, `co % 4 == 0`; `out` is overwritten; `bias` 0 for none, `act` ReLU when `relu` is 1.
    */
-  conv2d_nhwc(x: number, f: number, out: number, ...geometry: NativeConvGeometry): void;
+  conv2d_nhwc(x: number, f: number, out: number, ...geometry: [...Epilogue, ...NativeConvGeometry]): void;
   /**
    * `dw[kh, kw, ci, co] = sum_{b, y, x} x[b, y*sh + i - pt, x*sw + j - pl, c] * dy[b, y, x, o]`, NHWC,
    * float32, `co % 4 == 0`; `dw` is overwritten.
@@ -136,7 +142,7 @@ export interface NativeKernels {
   winograd_filter_3x3(f: number, u: number, ci: number, co: number): void;
   /**
    * The 3x3 stride-1 convolution of `x` by Winograd F(2x2, 3x3) from the transformed filter `u`, the
-   * same as {@link NativeKernels.conv2d_nhwc} within float32 rounding; `ci % 4 == 0`, `co % 4 == 0`;
+   * same as {@link NativeKernels.conv2d_nhwc} (epilogue included) within float32 rounding; `ci % 4 == 0`, `co % 4 == 0`;
    * `scratch`: {@link NativeKernels.winogradScratchFloats}`(ci, co)` floats. The geometry's kh, kw
    * must be 3 and its strides 1.
    */
@@ -144,8 +150,7 @@ export interface NativeKernels {
     x: number,
     u: number,
     out: number,
-    scratch: number,
-    ...geometry: NativeConvGeometry
+    ...geometry: [...Epilogue, scratch: number, ...NativeConvGeometry]
   ): void;
   /**
    * The filter gradient of a 3x3 stride-1 convolution by Winograd F(2x2, 3x3), the same as
@@ -215,7 +220,12 @@ interface NativeExports
     | 'conv2d_planar'
   > {
   /** Output rows `b * oh + y` in `[q0, q1)`. */
-  conv2d_nhwc(x: number, f: number, out: number, ...g: [...NativeConvGeometry, q0: number, q1: number]): void;
+  conv2d_nhwc(
+    x: number,
+    f: number,
+    out: number,
+    ...g: [...Epilogue, ...NativeConvGeometry, q0: number, q1: number]
+  ): void;
   /** Taps `i * kw + j` in `[t0, t1)` x input channels in `[c0, c1)`. */
   conv2d_filter_grad_nhwc(
     x: number,
@@ -239,8 +249,7 @@ interface NativeExports
     x: number,
     u: number,
     out: number,
-    scratch: number,
-    ...g: [...WinogradGeometry, q0: number, q1: number]
+    ...g: [...Epilogue, scratch: number, ...WinogradGeometry, q0: number, q1: number]
   ): void;
   /** The sums `du` (16 x ci x co) over tiles `[t0, t1)`. */
   conv2d_winograd_filter_grad_nhwc(
@@ -519,11 +528,11 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
       }
       splitAcross(s, 'batch_norm_dx', chunks(s, n), (lo, hi) => [x, dy, mean, scratch, dx, lo, hi, c]);
     },
-    conv2d_nhwc(x, f, out, ...g) {
+    conv2d_nhwc(x, f, out, bias, relu, ...g) {
       const [batch, , , ci, oh, ow, co, kh, kw] = g;
       const rows = batch * oh;
       const large = rows * ow * co * kh * kw * ci >= MIN_SPLIT_MACS;
-      splitOrRun(state(), 'conv2d_nhwc', rows, large, (lo, hi) => [x, f, out, ...g, lo, hi]);
+      splitOrRun(state(), 'conv2d_nhwc', rows, large, (lo, hi) => [x, f, out, bias, relu, ...g, lo, hi]);
     },
     to_planar_padded(x, p, batch, ...geometry) {
       const [, , ci, hp, wp] = geometry;
@@ -544,7 +553,7 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
       const parts = (state().helpers?.count ?? 0) + 1;
       return parts * winogradPartFloats(ci, co, winogradBlock(ci, co), filterGrad);
     },
-    conv2d_winograd_nhwc(x, u, out, scratch, ...g) {
+    conv2d_winograd_nhwc(x, u, out, bias, relu, scratch, ...g) {
       const [batch, h, w, ci, oh, ow, co, , , , , pt, pl] = g;
       const nt = winogradBlock(ci, co);
       const rows = batch * Math.ceil(oh / 2);
@@ -556,6 +565,8 @@ function wrap(exports: NativeExports, state: () => NativeState): NativeKernels {
         x,
         u,
         out,
+        bias,
+        relu,
         scratch + t * perThread,
         ...geometry,
         lo,

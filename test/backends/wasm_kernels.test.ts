@@ -150,9 +150,13 @@ describe('wasm training kernels: Conv2D gradients', () => {
       const bias = seededTensor([ws[3]!], 3) as tf.Tensor1D;
       return [
         tf.conv2d(x, w, strides, pad),
-        // FusedConv2D (inference): with a bias (native kernel + Add) and with an activation (tfjs's kernel).
+        // FusedConv2D (inference, BatchNorm folded in): a bias, a bias and ReLU, ReLU alone (in the
+        // native kernels' epilogue for output channels a multiple of 4, as ops after them otherwise),
+        // and an activation the native kernels leave to the backend's.
         tf.fused.conv2d({ x, filter: w, strides, pad, bias }),
         tf.fused.conv2d({ x, filter: w, strides, pad, bias, activation: 'relu' }),
+        tf.fused.conv2d({ x, filter: w, strides, pad, activation: 'relu' }),
+        tf.fused.conv2d({ x, filter: w, strides, pad, bias, activation: 'elu' }),
       ];
     };
     const cpu = await valuesOn('cpu', run);
@@ -167,6 +171,14 @@ describe('wasm training kernels: Conv2D gradients', () => {
     const run = () => [
       tf.conv2d(seededTensor(c[0], 1) as tf.Tensor4D, seededTensor(c[1], 2) as tf.Tensor4D, 1, 'same'),
       ...convGrads(c)(),
+      tf.fused.conv2d({
+        x: seededTensor(c[0], 1) as tf.Tensor4D,
+        filter: seededTensor(c[1], 2) as tf.Tensor4D,
+        bias: seededTensor([32], 3) as tf.Tensor1D,
+        activation: 'relu',
+        strides: 1,
+        pad: 'same',
+      }),
     ];
     const cpu = await valuesOn('cpu', run);
     const winograd = await valuesOn('wasm', run);
@@ -177,7 +189,7 @@ describe('wasm training kernels: Conv2D gradients', () => {
     } finally {
       registerWasmTrainingKernels();
     }
-    for (const [i, name] of ['forward', 'dx', 'dw'].entries()) {
+    for (const [i, name] of ['forward', 'dx', 'dw', 'forward with bias and ReLU'].entries()) {
       expect(relError(winograd[i]!, cpu[i]!), name).toBeLessThan(1e-5);
       expect(relError(direct[i]!, cpu[i]!), name).toBeLessThan(1e-5);
       expect(
