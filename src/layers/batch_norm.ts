@@ -250,6 +250,21 @@ export class FusedBatchNormalization extends tfl.layers.Layer {
     );
   }
 
+  /**
+   * The per-channel affine map this layer applies in inference, `y = x * scale + offset` with
+   * `scale = gamma / sqrt(movingVariance + epsilon)` and `offset = beta - movingMean * scale`: what a
+   * preceding convolution folds in (src/layers/conv_bn.ts). The caller owns both tensors.
+   * @internal
+   */
+  inferenceAffine(): { scale: Tensor; offset: Tensor } {
+    const w = this.weightsOf!;
+    return tf.tidy(() => {
+      const scale = tf.mul(w.gamma.read(), tf.rsqrt(tf.add(w.movingVariance.read(), this.epsilon)));
+      const offset = tf.sub(w.beta.read(), tf.mul(w.movingMean.read(), scale));
+      return { scale, offset };
+    });
+  }
+
   override getConfig(): tf.serialization.ConfigDict {
     return {
       ...super.getConfig(),

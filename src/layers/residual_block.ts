@@ -4,7 +4,8 @@ import { checkBoolean, checkPositiveInteger, checkRank4, expected } from '../err
 import { type AttentionArgs, createAttention, resolveAttentionName } from './attention_registry';
 import { FusedBatchNormalization } from './batch_norm';
 import { CompositeLayer, type Layer, type Shape, type TensorLike } from './composite';
-import type { InitializerIdentifier, Kwargs, LayerArgs } from './layer_utils';
+import { disposeInference, type InferenceStep, planInference, runInference } from './conv_bn';
+import { type InitializerIdentifier, isTraining, type Kwargs, type LayerArgs } from './layer_utils';
 
 const WHERE = 'ResidualBlock';
 
@@ -73,6 +74,11 @@ export const RESIDUAL_BLOCK_DEFAULTS = {
  * `'same'` padding would pad only bottom/right for even sizes), so weights ported from PyTorch give the
  * same outputs.
  *
+ * In inference on concrete tensors (`predict`, `training` false or absent) each convolution runs with
+ * its BatchNorm folded in, and the ReLU after it, as one fused convolution (the same values up to
+ * float rounding, with fewer passes over the activations); training and symbolic calls run the layers
+ * one by one.
+ *
  * Children have fixed names, which are the weight format (`<block>/conv1/kernel`, ...): `conv1`,
  * `bn1`, `relu1`, `conv2`, `bn2` (and `relu2`, `conv3`, `bn3` in a bottleneck), `pad1`/`pad2` before a
  * strided 3x3 convolution, `attention`, `shortcut_conv`, `shortcut_bn`, `add`, `relu`. Weights come in
@@ -122,6 +128,8 @@ export class ResidualBlock extends CompositeLayer {
   private readonly addLayer: Layer;
   private readonly outRelu: Layer;
   private shortcutResolved = false;
+  /** The branch and the shortcut grouped for inference (BatchNorm folded into the convolutions). */
+  private inference: { branch: InferenceStep[]; shortcut: InferenceStep[] } | null = null;
 
   constructor(args: ResidualBlockArgs) {
     if (args == null || typeof args !== 'object') {
@@ -217,12 +225,30 @@ export class ResidualBlock extends CompositeLayer {
 
   protected forward(inputs: TensorLike | TensorLike[], kwargs: Kwargs): TensorLike {
     const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+    if (x instanceof tf.Tensor && !isTraining(kwargs)) {
+      // Inference on concrete tensors: each conv + BatchNorm (+ ReLU) as one fused convolution.
+      this.inference ??= { branch: planInference(this.branch), shortcut: planInference(this.shortcut) };
+      const y = runInference(this.inference.branch, x, kwargs);
+      const s = runInference(this.inference.shortcut, x, kwargs);
+      const sum = this.addLayer.apply([y, s], kwargs) as TensorLike;
+      return this.outRelu.apply(sum, kwargs) as TensorLike;
+    }
     let y = x;
     for (const layer of this.branch) y = layer.apply(y, kwargs) as TensorLike;
     let s = x;
     for (const layer of this.shortcut) s = layer.apply(s, kwargs) as TensorLike;
     const sum = this.addLayer.apply([y, s] as tf.Tensor[], kwargs) as TensorLike;
     return this.outRelu.apply(sum, kwargs) as TensorLike;
+  }
+
+  /** Disposes the weights (as every layer) and the folded inference weights, once no model uses the block. */
+  override dispose(): ReturnType<Layer['dispose']> {
+    const result = super.dispose();
+    if (result.refCountAfterDispose === 0 && this.inference != null) {
+      disposeInference(this.inference.branch);
+      disposeInference(this.inference.shortcut);
+    }
+    return result;
   }
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {

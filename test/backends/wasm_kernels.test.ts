@@ -50,6 +50,18 @@ const CONV_CASES: ConvCase[] = [
     ],
   ],
   [[3, 44, 44, 1], [3, 3, 1, 8], 1, 'same'],
+  // A strided block's folded conv + BatchNorm: the zero padding as an explicit pad.
+  [
+    [2, 10, 10, 8],
+    [3, 3, 8, 16],
+    2,
+    [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ],
+  ],
   // The direct kernel's tiles: 2 input x 16 output channels, with 4-channel edges (20, odd inputs),
   // chunks of rows that cross image boundaries (12 images of 7 rows), images smaller than the filter.
   [[2, 6, 6, 4], [3, 3, 4, 16], 1, 'same'],
