@@ -235,9 +235,6 @@ function conv2DKernel(original: tf.KernelConfig | null, fused: boolean, winograd
     }
     const relu = activation === 'relu';
     return withScope(backend, WASM, (s) => {
-      // The epilogue in the kernel for a [outChannels] bias on the tiled path; else as ops after it.
-      const inKernel =
-        path === 'tiles' && (bias == null || (bias.shape.length === 1 && bias.shape[0] === g.outChannels));
       let out: TensorInfo;
       if (x.shape.some((d) => d === 0)) {
         const shape = [g.batch, g.outHeight, g.outWidth, g.outChannels];
@@ -248,15 +245,13 @@ function conv2DKernel(original: tf.KernelConfig | null, fused: boolean, winograd
         // A grayscale stem's input gradient (16 -> 1): 6.0 ms against XNNPACK's 9.1 at 44x44, batch 64,
         // and split across the helper threads.
         out = withPaddedOutChannels(s, kernels, filter, g, (f, g4) =>
-          nativeConv(s, kernels, x, f, g4, winograd, [0, 0]),
+          nativeConv(s, kernels, x, f, g4, winograd),
         );
+      } else if (bias == null || (bias.shape.length === 1 && bias.shape[0] === g.outChannels)) {
+        // The tiled kernels with no bias or an [outChannels] one: the epilogue runs as they write.
+        return nativeConv(s, kernels, x, filter, g, winograd, bias ?? null, relu);
       } else {
-        const wb = backend as unknown as WasmHeapBackend;
-        const epilogue: Epilogue = inKernel
-          ? [bias == null ? 0 : heapOffset(wb, bias), relu ? 1 : 0]
-          : [0, 0];
-        out = nativeConv(s, kernels, x, filter, g, winograd, epilogue);
-        if (inKernel) return out;
+        out = nativeConv(s, kernels, x, filter, g, winograd);
       }
       if (bias != null) out = s.run('Add', { a: out, b: bias });
       return relu ? s.run('Relu', { x: out }) : out;
@@ -297,7 +292,7 @@ function withPaddedOutChannels(
 
 /**
  * The convolution of `x` by `filter` (`g.outChannels % 4 == 0`) by the native kernels, Winograd or
- * direct, with the bias and ReLU of `epilogue`.
+ * direct, plus `bias` (`[outChannels]`, or null for none), then a ReLU when `relu`.
  */
 function nativeConv(
   s: KernelScope,
@@ -306,11 +301,13 @@ function nativeConv(
   filter: TensorInfo,
   g: ConvGeometry,
   winograd: boolean,
-  epilogue: Epilogue,
+  bias: TensorInfo | null = null,
+  relu = false,
 ): TensorInfo {
   const wb = s.backend as unknown as WasmHeapBackend;
   const out = s.adopt(wb.makeOutput([g.batch, g.outHeight, g.outWidth, g.outChannels], 'float32'));
   const at = (t: TensorInfo) => heapOffset(wb, t);
+  const epilogue: Epilogue = [bias == null ? 0 : at(bias), relu ? 1 : 0];
   if (winograd && usesWinograd(g)) {
     const ci = g.inChannels;
     const co = g.outChannels;

@@ -225,20 +225,20 @@ export class ResidualBlock extends CompositeLayer {
 
   protected forward(inputs: TensorLike | TensorLike[], kwargs: Kwargs): TensorLike {
     const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-    if (x instanceof tf.Tensor && !isTraining(kwargs)) {
-      // Inference on concrete tensors: each conv + BatchNorm (+ ReLU) as one fused convolution.
-      this.inference ??= { branch: planInference(this.branch), shortcut: planInference(this.shortcut) };
-      const y = runInference(this.inference.branch, x, kwargs);
-      const s = runInference(this.inference.shortcut, x, kwargs);
-      const sum = this.addLayer.apply([y, s], kwargs) as TensorLike;
-      return this.outRelu.apply(sum, kwargs) as TensorLike;
-    }
-    let y = x;
-    for (const layer of this.branch) y = layer.apply(y, kwargs) as TensorLike;
-    let s = x;
-    for (const layer of this.shortcut) s = layer.apply(s, kwargs) as TensorLike;
+    // Inference on concrete tensors: each conv + BatchNorm (+ ReLU) as one fused convolution.
+    const plan = x instanceof tf.Tensor && !isTraining(kwargs) ? this.inferencePlan() : null;
+    const y = plan ? runInference(plan.branch, x as tf.Tensor, kwargs) : applyInOrder(this.branch, x, kwargs);
+    const s = plan
+      ? runInference(plan.shortcut, x as tf.Tensor, kwargs)
+      : applyInOrder(this.shortcut, x, kwargs);
     const sum = this.addLayer.apply([y, s] as tf.Tensor[], kwargs) as TensorLike;
     return this.outRelu.apply(sum, kwargs) as TensorLike;
+  }
+
+  /** The branch and the shortcut grouped for inference, planned on first use (the block is built by then). */
+  private inferencePlan(): { branch: InferenceStep[]; shortcut: InferenceStep[] } {
+    this.inference ??= { branch: planInference(this.branch), shortcut: planInference(this.shortcut) };
+    return this.inference;
   }
 
   /** Disposes the weights (as every layer) and the folded inference weights, once no model uses the block. */
@@ -287,6 +287,13 @@ tf.serialization.registerClass(ResidualBlock);
  */
 export function residualBlock(args: ResidualBlockArgs): ResidualBlock {
   return new ResidualBlock(args);
+}
+
+/** `layers` applied one after the other to `x`. */
+function applyInOrder(layers: readonly Layer[], x: TensorLike, kwargs: Kwargs): TensorLike {
+  let y = x;
+  for (const layer of layers) y = layer.apply(y, kwargs) as TensorLike;
+  return y;
 }
 
 function relu(name: string): Layer {
