@@ -24,6 +24,12 @@ export interface AugmentOptions {
   brightness?: number;
   /** Largest relative contrast change around each image's mean (factor in `[1 - contrast, 1 + contrast]`). Defaults to `0` (off). */
   contrast?: number;
+  /**
+   * Probability of random erasing (Zhong et al., 2017): a rectangle of 2-20 % of the crop, aspect ratio
+   * 0.3-3.3, filled with the image's mean, so a model does not lean on one part of the face (a hand, a
+   * scarf or glasses hide parts of real faces). Defaults to `0` (off).
+   */
+  erase?: number;
 }
 
 /**
@@ -38,6 +44,7 @@ export const AUGMENT_DEFAULTS: Readonly<Required<AugmentOptions>> = Object.freez
   scale: 0,
   brightness: 0,
   contrast: 0,
+  erase: 0,
 });
 
 /** A random source: a {@link Random} (advanced as it is used) or a seed. @category Data */
@@ -77,6 +84,7 @@ export function resolveAugmentOptions(options: AugmentOptions, where: string): R
   checkNumberInRange(o.scale, 'scale', where, 0, 0.9);
   checkNumberInRange(o.brightness, 'brightness', where, 0, 1);
   checkNumberInRange(o.contrast, 'contrast', where, 0, 1);
+  checkNumberInRange(o.erase, 'erase', where, 0, 1);
   return o;
 }
 
@@ -320,10 +328,86 @@ export function randomBrightness(
   });
 }
 
+/** Where {@link randomErase} erases in one image: rows `[y, y + h)` and columns `[x, x + w)`. @category Data */
+export interface EraseBox {
+  y: number;
+  x: number;
+  h: number;
+  w: number;
+}
+
+/**
+ * Draws the rectangles of {@link randomErase}: each image is erased with probability `p`, by a box of
+ * 2-20 % of its area and aspect ratio 0.3-3.3 (log-uniform), placed uniformly inside it.
+ * @param n Images.
+ * @param height Image height.
+ * @param width Image width.
+ * @param p Probability of erasing an image.
+ * @param rng A {@link Random} or a seed.
+ * @returns One box per image, or `null` where it is left whole.
+ * @example
+ * ```ts
+ * eraseBoxes(2, 44, 44, 1, new Random(0)); // two boxes inside 44x44
+ * ```
+ * @category Data
+ */
+export function eraseBoxes(
+  n: number,
+  height: number,
+  width: number,
+  p: number,
+  rng: RandomSource,
+): (EraseBox | null)[] {
+  checkNumberInRange(p, 'p', 'eraseBoxes', 0, 1);
+  const r = toRandom(rng);
+  const out: (EraseBox | null)[] = [];
+  for (let i = 0; i < n; i++) {
+    if (!(p > 0 && r.bool(p))) {
+      out.push(null);
+      continue;
+    }
+    const area = height * width * r.float(0.02, 0.2);
+    const aspect = Math.exp(r.float(Math.log(0.3), Math.log(1 / 0.3)));
+    const h = Math.max(1, Math.min(height, Math.round(Math.sqrt(area * aspect))));
+    const w = Math.max(1, Math.min(width, Math.round(Math.sqrt(area / aspect))));
+    out.push({ y: r.int(height - h + 1), x: r.int(width - w + 1), h, w });
+  }
+  return out;
+}
+
+/**
+ * Random erasing: with probability `p` per image, one rectangle ({@link eraseBoxes}) is replaced by
+ * the image's mean value (per channel), which is neutral after normalisation and adds no new edges
+ * beyond the rectangle's own.
+ * @param x Images `[batch, height, width, channels]`.
+ * @param p Probability of erasing an image.
+ * @param rng A {@link Random} or a seed. Defaults to seed `0`.
+ * @example
+ * ```ts
+ * const y = randomErase(crops, 0.25, new Random(1));
+ * ```
+ * @category Data
+ */
+export function randomErase(x: tf.Tensor4D, p: number, rng?: RandomSource): tf.Tensor4D {
+  const [n, h, w] = checkBatch(x, 1, 'randomErase');
+  const boxes = eraseBoxes(n, h, w, p, toRandom(rng));
+  if (boxes.every((b) => b === null)) return x.clone();
+  const mask = new Float32Array(n * h * w);
+  for (const [i, b] of boxes.entries()) {
+    if (!b) continue;
+    for (let y = b.y; y < b.y + b.h; y++) mask.fill(1, (i * h + y) * w + b.x, (i * h + y) * w + b.x + b.w);
+  }
+  return tf.tidy(() => {
+    const m = tf.tensor4d(mask, [n, h, w, 1]);
+    const mean = tf.mean(x, [1, 2], true);
+    return tf.add(tf.mul(x, tf.sub(1, m)), tf.mul(mean, m)) as tf.Tensor4D;
+  });
+}
+
 /**
  * The training augmentation for a batch of 0-1 images: a random crop of `size` (or the centre crop)
  * combined with the optional mirror, rotation and zoom in one transform, then the optional
- * brightness and contrast. Deterministic given `rng`'s state. Without rotation and zoom, output
+ * brightness and contrast, then the optional random erasing. Deterministic given `rng`'s state. Without rotation and zoom, output
  * pixels are exact copies of input pixels.
  * @param x Images `[batch, height, width, channels]` on the 0-1 scale.
  * @param size Output side.
@@ -359,7 +443,8 @@ export function augmentBatch(
   }
   return tf.tidy(() => {
     const y = transformCrops(x, size, params);
-    return o.brightness > 0 || o.contrast > 0 ? randomBrightness(y, o.brightness, r, o.contrast) : y;
+    const z = o.brightness > 0 || o.contrast > 0 ? randomBrightness(y, o.brightness, r, o.contrast) : y;
+    return o.erase > 0 ? randomErase(z, o.erase, r) : z;
   });
 }
 

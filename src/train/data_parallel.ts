@@ -181,7 +181,9 @@ export class GradientWorkers {
         return sum;
       });
       let loss = tf.mul(mine.loss, w0);
-      let correct: tf.Tensor = mine.correct;
+      // A clone, not `mine.correct` itself: that is disposed below, and with a batch of one image
+      // (one part, no worker answers) it would otherwise be the tensor returned.
+      let correct: tf.Tensor = mine.correct.clone();
       for (const [j, a] of others.entries()) {
         loss = tf.add(loss, (a.loss * sizes[j + 1]!) / batch);
         correct = tf.add(correct, a.correct);

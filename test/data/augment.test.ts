@@ -5,11 +5,13 @@ import {
   centerCrop,
   cropBatch,
   cropTransform,
+  eraseBoxes,
   fiveCrop,
   normalizeImages,
   randomAffine,
   randomBrightness,
   randomCrop,
+  randomErase,
   randomFlip,
   tenCrop,
   transformCrops,
@@ -213,6 +215,63 @@ describe('augment', () => {
     expect(
       Array.from(randomAffine(tf.tensor4d(pixels.slice(0, 36), [1, 6, 6, 1]), 1, 0, 0).dataSync()),
     ).toEqual(Array.from(pixels.slice(0, 36), Math.fround));
+  });
+
+  it('eraseBoxes draws boxes of 2-20 % of the image inside it, with the asked probability', () => {
+    const boxes = eraseBoxes(2000, 44, 40, 0.3, new Random(7));
+    const drawn = boxes.filter((b) => b !== null);
+    expect(drawn.length / boxes.length).toBeGreaterThan(0.26);
+    expect(drawn.length / boxes.length).toBeLessThan(0.34);
+    for (const b of drawn) {
+      expect(b!.y).toBeGreaterThanOrEqual(0);
+      expect(b!.x).toBeGreaterThanOrEqual(0);
+      expect(b!.y + b!.h).toBeLessThanOrEqual(44);
+      expect(b!.x + b!.w).toBeLessThanOrEqual(40);
+      // Rounding and clipping to the image move the area a little outside [2 %, 20 %].
+      const area = (b!.h * b!.w) / (44 * 40);
+      expect(area).toBeGreaterThan(0.01);
+      expect(area).toBeLessThan(0.3);
+    }
+    expect(eraseBoxes(50, 10, 10, 0, new Random(1)).every((b) => b === null)).toBe(true);
+  });
+
+  it('randomErase fills exactly its boxes with the image mean and keeps the rest (plain loop)', () => {
+    const n = 6;
+    const h = 12;
+    const w = 10;
+    const pixels = Float32Array.from({ length: n * h * w }, (_, i) => ((i * 37) % 101) / 100);
+    const x = tf.tensor4d(pixels, [n, h, w, 1]);
+    const boxes = eraseBoxes(n, h, w, 0.5, new Random(3));
+    expect(boxes.some((b) => b !== null)).toBe(true);
+    const y = randomErase(x, 0.5, new Random(3)).dataSync();
+    for (let i = 0; i < n; i++) {
+      let mean = 0;
+      for (let k = 0; k < h * w; k++) mean += pixels[i * h * w + k]!;
+      mean /= h * w;
+      const b = boxes[i];
+      for (let r = 0; r < h; r++) {
+        for (let c = 0; c < w; c++) {
+          const k = (i * h + r) * w + c;
+          const inside = b !== null && r >= b!.y && r < b!.y + b!.h && c >= b!.x && c < b!.x + b!.w;
+          expect(y[k]).toBeCloseTo(inside ? mean : pixels[k]!, 6);
+        }
+      }
+    }
+    x.dispose();
+  });
+
+  it('augmentBatch with erase erases some images and is deterministic', () => {
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 8 * 48 * 48 }, (_, i) => (i % 256) / 255),
+      [8, 48, 48, 1],
+    );
+    const a = augmentBatch(x, 44, new Random(5), { erase: 1 });
+    const b = augmentBatch(x, 44, new Random(5), { erase: 1 });
+    const plain = augmentBatch(x, 44, new Random(5), { erase: 0 });
+    expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+    expect(Array.from(a.dataSync())).not.toEqual(Array.from(plain.dataSync()));
+    expect(() => augmentBatch(x, 44, new Random(5), { erase: 2 })).toThrow(/erase/);
+    tf.dispose([x, a, b, plain]);
   });
 
   it('normalizeImages computes (x - mean) / std', () => {

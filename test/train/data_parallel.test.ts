@@ -99,6 +99,19 @@ describe('train with gradient workers', () => {
     model.dispose();
   }, 180_000);
 
+  it('trains through a batch of one image (one part, no worker answer): issue 31, defect 1', async () => {
+    // 9 images in batches of 8: the last batch holds one image, which goes to this thread alone.
+    const nine = syntheticExpressions({ count: 9, seed: 4, size: 48 });
+    const model = resnetCbam({ depth: 10, width: 4, inputShape: [44, 44, 1], numClasses: 7, seed: 3 });
+    const before = tf.memory().numTensors;
+    const result = await train(model, { train: nine }, { ...options, epochs: 1, workers: 1 });
+    expect(result.epochsCompleted).toBe(1);
+    expect(Number.isFinite(result.history[0]!.loss)).toBe(true);
+    expect(result.history[0]!.accuracy).toBeGreaterThanOrEqual(0);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  }, 120_000);
+
   it('refuses a worker count that is not a non-negative integer', async () => {
     await expect(train(plainModel(), { train: data }, { ...options, workers: -1 })).rejects.toThrow(
       /`workers`/,
