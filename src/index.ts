@@ -91,4 +91,13 @@ export {
   type TrainResult,
   train,
 } from './train/index';
+export {
+  boxIoU,
+  FaceTracker,
+  TRACKER_DEFAULTS,
+  type TrackableFace,
+  type TrackedFace,
+  type TrackerOptions,
+  type TrackSummary,
+} from './video/index';
 export * from './visualize/index';

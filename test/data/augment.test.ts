@@ -1,3 +1,4 @@
+import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
@@ -109,6 +110,41 @@ describe('augment', () => {
     got.forEach((v, i) => {
       expect(v).toBeCloseTo(want[i]!, 4);
     });
+  });
+
+  it("transformCrops on wasm (one batched transform) gives the cpu path's pixels", async () => {
+    const n = 9;
+    const x = tf.tensor4d(
+      Float32Array.from({ length: n * 12 * 12 }, (_, i) => Math.sin(i / 5) + (i % 12) / 12),
+      [n, 12, 12, 1],
+    );
+    const params = Array.from({ length: n }, (_, i) => ({
+      offsetY: i % 3,
+      offsetX: (i * 2) % 3,
+      flip: i % 2 === 0,
+      rotation: 3 * i - 12,
+      zoom: 0.9 + i / 40,
+    }));
+    const onCpu = Array.from(transformCrops(x, 9, params).dataSync());
+    const data = x.dataSync() as Float32Array;
+    x.dispose();
+    await tf.setBackend('wasm');
+    try {
+      const xw = tf.tensor4d(data, [n, 12, 12, 1]);
+      const y = transformCrops(xw, 9, params);
+      const onWasm = Array.from(y.dataSync());
+      tf.dispose([xw, y]);
+      onWasm.forEach((v, i) => {
+        expect(v).toBeCloseTo(onCpu[i]!, 5);
+      });
+      // Every image is transformed, not only the first (the cpu kernel's batch bug).
+      const want = affineReference(data, 12, 12, n - 1, params[n - 1]!, 9);
+      onWasm.slice(-81).forEach((v, i) => {
+        expect(v).toBeCloseTo(want[i]!, 4);
+      });
+    } finally {
+      await tf.setBackend('cpu');
+    }
   });
 
   it('cropTransform is the identity for a full-size crop without rotation', () => {
