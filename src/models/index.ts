@@ -1,3 +1,11 @@
+export {
+  expectedCalibrationError,
+  fitTemperature,
+  type ReliabilityBin,
+  type ScoreRows,
+  softmaxWithTemperature,
+  temperatureNll,
+} from './calibration';
 export * from './model_registry';
 export * from './predict';
 export * from './preprocessing';

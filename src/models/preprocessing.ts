@@ -15,6 +15,12 @@ export interface Preprocessing {
   normalization: { mean: number; std: number };
   /** Class names in output order. */
   classNames: string[];
+  /**
+   * Temperature of the calibrated probabilities: `softmax(logits / temperature)`, fitted on validation
+   * images (`fitTemperature`) so that a face scored 80 % is right about 80 % of the time.
+   * `predictProbabilities` applies it; absent means 1 (the raw softmax). The argmax never changes.
+   */
+  temperature?: number;
 }
 
 const KEY = 'ferCbam';

@@ -2,6 +2,8 @@
  * Calibration: temperature scaling against a brute-force scan of the NLL, on data whose best
  * temperature is known by construction; ECE against hand-computed bins.
  */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
 import {
   expectedCalibrationError,
@@ -9,6 +11,8 @@ import {
   softmaxWithTemperature,
   temperatureNll,
 } from '../../src/models/calibration';
+import { predictProbabilities } from '../../src/models/predict';
+import { setPreprocessing } from '../../src/models/preprocessing';
 import { Random } from '../../src/random';
 
 /** Labels drawn from softmax(z / t0), reported with logits z: the NLL's minimum is near t0. */
@@ -106,5 +110,52 @@ describe('expectedCalibrationError', () => {
     ];
     expect(expectedCalibrationError(probs, [0, 0, 0, 1]).ece).toBeCloseTo(0, 12);
     expect(() => expectedCalibrationError(probs, [0, 0, 0, 1], 0)).toThrow(/bins/);
+  });
+});
+
+describe('predictProbabilities with a stored temperature', () => {
+  const model = (activation: 'linear' | 'softmax') => {
+    const input = tfl.input({ shape: [2, 2, 1] });
+    const flat = tfl.layers.flatten().apply(input) as tfl.SymbolicTensor;
+    const out = tfl.layers
+      .dense({
+        units: 3,
+        activation,
+        kernelInitializer: tfl.initializers.randomNormal({ seed: 4, stddev: 2 }),
+      })
+      .apply(flat) as tfl.SymbolicTensor;
+    return tfl.model({ inputs: input, outputs: out });
+  };
+  const x = tf.tensor4d([0.5, -1, 2, 0.3, -0.7, 1.1, 0.2, -2], [2, 2, 2, 1]);
+  const pre = { imageSize: 2, cropSize: 2, normalization: { mean: 0, std: 1 }, classNames: ['a', 'b', 'c'] };
+
+  it('gives softmax(logits / T) for logit and softmax models, and the raw softmax on request', () => {
+    for (const activation of ['linear', 'softmax'] as const) {
+      const m = model(activation);
+      const logitModel = model('linear');
+      logitModel.setWeights(m.getWeights());
+      const z = (logitModel.predict(x) as tf.Tensor2D).arraySync();
+      setPreprocessing(m, { ...pre, temperature: 2 });
+      const calibrated = predictProbabilities(m, x).arraySync();
+      const raw = predictProbabilities(m, x, { calibrated: false }).arraySync();
+      z.forEach((row, i) => {
+        softmaxWithTemperature(row, 2).forEach((v, c) => {
+          expect(calibrated[i]![c]).toBeCloseTo(v, 5);
+        });
+        softmaxWithTemperature(row, 1).forEach((v, c) => {
+          expect(raw[i]![c]).toBeCloseTo(v, 5);
+        });
+      });
+      m.dispose();
+      logitModel.dispose();
+    }
+  });
+
+  it('refuses a stored temperature that is not a positive number', () => {
+    const m = model('linear');
+    setPreprocessing(m, { ...pre, temperature: 0 });
+    expect(() => predictProbabilities(m, x)).toThrow(/temperature is 0.*calibrated: false/);
+    expect(() => predictProbabilities(m, x, { calibrated: false })).not.toThrow();
+    m.dispose();
   });
 });

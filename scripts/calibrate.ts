@@ -1,0 +1,173 @@
+/**
+ * Calibrates the shipped models' probabilities and measures it:
+ *
+ *   npx tsx scripts/calibrate.ts                 # measure: temperature, ECE before/after, diagrams
+ *   npx tsx scripts/calibrate.ts --write         # also store each temperature in models/<name>/model.json
+ *
+ * For each model the temperature is fitted (fitTemperature) on its validation split, FER2013's
+ * PublicTest rows (FER+ majority labels for ferplus), single centre crop as `predictProbabilities`
+ * sees it; PrivateTest is never read. The expected calibration error (15 bins) is reported on
+ * PublicTest (the fitting set, so optimistic) and on faces the model never saw in training or in the
+ * fit: the CK+ hold-out of examples/train-realfaces.ts (39 subjects, classes mapped by name, contempt
+ * only for models that have it). `ckplus` was trained on every CK+ face and has no other validation
+ * set with its classes, so it is left uncalibrated. Writes docs/models/calibration.json and
+ * docs/models/<name>-reliability.png.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import sharp from 'sharp';
+import {
+  expectedCalibrationError,
+  type FaceDataset,
+  facesToInput,
+  fitTemperature,
+  getPreprocessing,
+  listPretrained,
+  loadCkPlus,
+  loadFer2013,
+  loadFerPlus,
+  loadPretrained,
+  predictProbabilities,
+  reliabilityDiagramSvg,
+  remapClasses,
+  subjectKFold,
+  subsetDataset,
+  usageIndices,
+  useBackend,
+} from '../src/index';
+import { writeFileAtomic } from '../src/io/index';
+
+const { values: args } = parseArgs({
+  options: {
+    data: { type: 'string', default: '../shared/data/fer2013/fer2013.csv.gz' },
+    votes: { type: 'string', default: '../shared/data/ferplus/fer2013new.csv' },
+    ckplus: { type: 'string', default: '../shared/data/ckplus/CK+48' },
+    models: { type: 'string', default: 'fer2013,ferplus' },
+    write: { type: 'boolean', default: false },
+  },
+});
+await useBackend('wasm');
+
+const fer = await loadFer2013(args.data!);
+const ck = await loadCkPlus(args.ckplus!);
+const holdout = subsetDataset(ck, subjectKFold(ck.subjects, 3, 0, ck.labels)[0]!.test);
+const CK_TO_FER: Record<string, string | null> = { anger: 'angry', sadness: 'sad', contempt: null };
+const CK_TO_FERPLUS: Record<string, string | null> = {
+  anger: 'anger',
+  happy: 'happiness',
+  sadness: 'sadness',
+};
+
+/** Raw class probabilities (no temperature) of a dataset's images, single centre crop. */
+function rawProbabilities(model: Awaited<ReturnType<typeof loadPretrained>>, ds: FaceDataset, idx: number[]) {
+  const pre = getPreprocessing(model)!;
+  const px = ds.height * ds.width;
+  const rows: number[][] = [];
+  for (let s = 0; s < idx.length; s += 256) {
+    const faces = idx.slice(s, s + 256).map((i) => ds.images.subarray(i * px, (i + 1) * px));
+    const x = facesToInput(faces, pre);
+    const p = predictProbabilities(model, x, { calibrated: false });
+    rows.push(...(p.arraySync() as number[][]));
+    tf.dispose([x, p]);
+  }
+  return rows;
+}
+
+const logOf = (rows: number[][]) => rows.map((r) => r.map((v) => Math.log(Math.max(v, 1e-30))));
+const scale = (rows: number[][], t: number) =>
+  rows.map((r) => {
+    const z = r.map((v) => Math.log(Math.max(v, 1e-30)) / t);
+    const m = Math.max(...z);
+    const e = z.map((v) => Math.exp(v - m));
+    const s = e.reduce((a, b) => a + b, 0);
+    return e.map((v) => v / s);
+  });
+
+const report: Record<string, unknown> = {};
+for (const name of args.models!.split(',')) {
+  const info = listPretrained().find((m) => m.name === name);
+  if (!info) throw new Error(`--models: unknown model "${name}"`);
+  const model = await loadPretrained(name as 'fer2013');
+  const pre = getPreprocessing(model)!;
+  const val = name === 'ferplus' ? await loadFerPlus(fer, args.votes!, { mode: 'majority' }) : fer;
+  const valIdx = usageIndices(val, 'PublicTest');
+  const valLabels = valIdx.map((i) => val.labels[i]!);
+  const rawVal = rawProbabilities(model, val, valIdx);
+  const fit = fitTemperature(logOf(rawVal), valLabels);
+  const t = fit.temperature;
+  const ck7 = remapClasses(holdout, pre.classNames, name === 'ferplus' ? CK_TO_FERPLUS : CK_TO_FER, 'ckplus');
+  const ckIdx = [...Array(ck7.count).keys()];
+  const rawCk = rawProbabilities(model, ck7, ckIdx);
+  const ckLabels = Array.from(ck7.labels);
+  const e = {
+    publicTest: {
+      before: expectedCalibrationError(rawVal, valLabels),
+      after: expectedCalibrationError(scale(rawVal, t), valLabels),
+    },
+    ckplusHoldout: {
+      before: expectedCalibrationError(rawCk, ckLabels),
+      after: expectedCalibrationError(scale(rawCk, t), ckLabels),
+    },
+  };
+  const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
+  console.log(
+    `${name}: temperature ${t.toFixed(3)} (NLL ${fit.nllBefore.toFixed(4)} -> ${fit.nllAfter.toFixed(4)} on ${valIdx.length} PublicTest faces); ` +
+      `ECE PublicTest ${pct(e.publicTest.before.ece)} -> ${pct(e.publicTest.after.ece)}, ` +
+      `CK+ hold-out (${ck7.count} faces) ${pct(e.ckplusHoldout.before.ece)} -> ${pct(e.ckplusHoldout.after.ece)}`,
+  );
+  report[name] = {
+    temperature: t,
+    nllBefore: fit.nllBefore,
+    nllAfter: fit.nllAfter,
+    fittedOn: `PublicTest (${valIdx.length} faces, single centre crop)`,
+    ece: {
+      publicTest: { before: e.publicTest.before.ece, after: e.publicTest.after.ece },
+      ckplusHoldout: {
+        faces: ck7.count,
+        before: e.ckplusHoldout.before.ece,
+        after: e.ckplusHoldout.after.ece,
+      },
+    },
+    bins: { publicTest: e.publicTest, ckplusHoldout: e.ckplusHoldout },
+  };
+  const svg = reliabilityDiagramSvg(
+    [
+      {
+        label: `PublicTest raw, ECE ${pct(e.publicTest.before.ece)}`,
+        bins: e.publicTest.before.bins,
+        color: '#e57373',
+      },
+      {
+        label: `PublicTest T=${t.toFixed(2)}, ECE ${pct(e.publicTest.after.ece)}`,
+        bins: e.publicTest.after.bins,
+        color: '#1e88e5',
+      },
+      {
+        label: `CK+ hold-out raw, ECE ${pct(e.ckplusHoldout.before.ece)}`,
+        bins: e.ckplusHoldout.before.bins,
+        color: '#ffb74d',
+      },
+      {
+        label: `CK+ hold-out T=${t.toFixed(2)}, ECE ${pct(e.ckplusHoldout.after.ece)}`,
+        bins: e.ckplusHoldout.after.bins,
+        color: '#43a047',
+      },
+    ],
+    `${name}: reliability (single centre crop)`,
+  );
+  await writeFileAtomic(
+    resolve('docs/models', `${name}-reliability.png`),
+    await sharp(Buffer.from(svg)).png().toBuffer(),
+  );
+  if (args.write) {
+    const file = resolve('models', name, 'model.json');
+    const json = JSON.parse(await readFile(file, 'utf8'));
+    json.userDefinedMetadata.ferCbam.temperature = Number(t.toFixed(4));
+    await writeFileAtomic(file, JSON.stringify(json));
+    console.log(`  stored temperature ${t.toFixed(4)} in ${file}`);
+  }
+  model.dispose();
+}
+await writeFile('docs/models/calibration.json', `${JSON.stringify(report, null, 1)}\n`);
