@@ -3,6 +3,7 @@
  *
  *   npx tsx scripts/calibrate.ts                 # measure: temperature, ECE before/after, diagrams
  *   npx tsx scripts/calibrate.ts --write         # also store each temperature in models/<name>/model.json
+ *   npx tsx scripts/calibrate.ts --models ferplus # one model (its entry of calibration.json is replaced)
  *
  * For each model the temperature is fitted (fitTemperature) on its validation split, FER2013's
  * PublicTest rows (FER+ majority labels for ferplus), single centre crop as `predictProbabilities`
@@ -170,4 +171,10 @@ for (const name of args.models!.split(',')) {
   }
   model.dispose();
 }
-await writeFile('docs/models/calibration.json', `${JSON.stringify(report, null, 1)}\n`);
+// Merged into the file's other models, so one model can be re-run alone.
+const file = 'docs/models/calibration.json';
+const before = await readFile(file, 'utf8').then(
+  (t) => JSON.parse(t) as Record<string, unknown>,
+  () => ({}),
+);
+await writeFile(file, `${JSON.stringify({ ...before, ...report }, null, 1)}\n`);
