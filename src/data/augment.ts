@@ -341,9 +341,13 @@ export function randomBrightness(
 
 /** Where {@link randomErase} erases in one image: rows `[y, y + h)` and columns `[x, x + w)`. @category Data */
 export interface EraseBox {
+  /** First row. */
   y: number;
+  /** First column. */
   x: number;
+  /** Rows. */
   h: number;
+  /** Columns. */
   w: number;
 }
 

@@ -105,8 +105,9 @@ export function fitTemperature(
 
 /** One bin of a reliability diagram. @category Models */
 export interface ReliabilityBin {
-  /** Lower and upper confidence edge. */
+  /** Lower confidence edge (exclusive, except for the first bin). */
   lower: number;
+  /** Upper confidence edge (inclusive). */
   upper: number;
   /** Images whose top probability falls in the bin. */
   count: number;

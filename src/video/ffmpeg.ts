@@ -306,8 +306,9 @@ function isSpace(c: number): boolean {
 export interface EncodeVideoOptions {
   /** Frames per second. */
   fps: number;
-  /** Frame width and height in pixels (every frame must have them). */
+  /** Frame width in pixels (every frame must have it). */
   width: number;
+  /** Frame height in pixels. */
   height: number;
 }
 

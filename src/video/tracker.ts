@@ -74,8 +74,9 @@ export interface TrackedFace<F extends TrackableFace = TrackableFace> {
 export interface TrackSummary {
   /** The track's id. */
   trackId: number;
-  /** Time of its first and last frame, in seconds. */
+  /** Time of its first frame, in seconds. */
   start: number;
+  /** Time of its last frame, in seconds. */
   end: number;
   /** Frames in which it had a face. */
   frames: number;
