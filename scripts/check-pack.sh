@@ -57,6 +57,9 @@ try_project() {
     const { toFloat16Artifacts } = await import('fer-cbam/pretrained');
     const { writeFileAtomic } = await import('fer-cbam/io');
     const { linearCombination } = await import('fer-cbam/ops');
+    // ONNX export from the installed package: its protobuf dependency resolves, and the file reads back.
+    const onnx = await import('fer-cbam/export');
+    if (onnx.readOnnxInfo(await onnx.exportOnnx(m)).outputs[0].shape[1] !== 7) throw new Error('ESM fer-cbam/export');
     if (backends.useBackend !== root.useBackend || 'timeSteps' in root) throw new Error('ESM subpaths');
     for (const f of [timeSteps, toFloat16Artifacts, writeFileAtomic, linearCombination]) if (typeof f !== 'function') throw new Error('ESM subpath exports');
     if (typeof BEST_MODEL_DIR !== 'string') throw new Error('ESM fer-cbam/train');
@@ -72,7 +75,7 @@ try_project() {
     require('$tfjs');
     const f = require('fer-cbam');
     if (require('fer-cbam/backends').useBackend !== f.useBackend) throw new Error('CJS subpaths');
-    for (const [sub, name] of [['diagnostics', 'timeSteps'], ['pretrained', 'toFloat16Artifacts'], ['io', 'writeFileAtomic'], ['ops', 'linearCombination'], ['train', 'loadCheckpoint']])
+    for (const [sub, name] of [['diagnostics', 'timeSteps'], ['pretrained', 'toFloat16Artifacts'], ['io', 'writeFileAtomic'], ['ops', 'linearCombination'], ['train', 'loadCheckpoint'], ['export', 'exportOnnx']])
       if (typeof require('fer-cbam/' + sub)[name] !== 'function') throw new Error('CJS fer-cbam/' + sub);
     if (typeof f.cbam !== 'function' || f.resnetCbam({ depth: 10, width: 8 }).countParams() <= 0) throw new Error('CJS exports');
     f.loadPretrained('fer2013').then((m) => { if (m.outputs[0].shape[1] !== 7) throw new Error('CJS pretrained'); });

@@ -16,7 +16,7 @@ function capture(): { program: ReturnType<typeof buildProgram>; out: string[] } 
 describe('fer-cbam CLI', () => {
   it('lists every command and the backend choices in --help', () => {
     const help = buildProgram('9.9.9').helpInformation();
-    for (const command of ['demo', 'train', 'eval', 'predict', 'attention', 'bench', 'summary']) {
+    for (const command of ['demo', 'train', 'eval', 'predict', 'attention', 'bench', 'summary', 'export']) {
       expect(help).toContain(command);
     }
     expect(help.replace(/\s+/g, ' ')).toMatch(
