@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/faces.ts [--backend wasm] [--model DIR] [--rounds 3] [--threads N] [--json FILE]`
+ * `npx tsx bench/faces.ts [--backend wasm] [--model DIR] [--rounds 3] [--threads N] [--json FILE] [--compare]`
  *
  * Speed of the face pipeline in Node: photos/s and faces/s for detect → crop → recognise, with the
  * time split into decoding, detection (BlazeFace) and classification. The photos are the real ones
@@ -7,6 +7,10 @@
  * a composite of CK+ faces when ../shared/data is there. The classifier is `--model` (a saved
  * fer-cbam model), else `models/fer2013` when present, else an untrained ResNet-18 + CBAM (paper
  * placement, 44x44 input), which costs the same. Numbers are benchmarks; nothing is asserted.
+ *
+ * `--compare` also times detection + cropping with `largeFaces: false` (fer-cbam 0.1.0's single
+ * look) beside the default, photo by photo in the same rounds (the order alternating), and checks
+ * that both find the same faces with the same boxes.
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -37,6 +41,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     threads: { type: 'string' },
     json: { type: 'string' },
+    compare: { type: 'boolean', default: false },
   },
 });
 
@@ -128,6 +133,61 @@ for (let r = 0; r < rounds; r++) {
     }
   }
 }
+// before/after: the single look (largeFaces: false) and the default, on the same decoded photos,
+// alternating which goes first so neither always runs on a warmer cache
+let compare: Record<string, unknown> | null = null;
+if (values.compare) {
+  const decoded = await Promise.all(photos.map((p) => readImage(p)));
+  // count BlazeFace runs (the deterministic part of the cost) by wrapping its graph model's execute
+  const graph = (detector as unknown as { model: { execute: (...a: unknown[]) => unknown } }).model;
+  const execute = graph.execute.bind(graph);
+  let runs = 0;
+  graph.execute = (...a: unknown[]) => {
+    runs++;
+    return execute(...a);
+  };
+  const looks = photos.map(() => ({ single: 0, largeFaces: 0 }));
+  const ms = { single: 0, largeFaces: 0 };
+  const perPhotoMs = photos.map(() => ({ single: 0, largeFaces: 0 }));
+  const same: boolean[] = photos.map(() => true);
+  const faces = photos.map(() => ({ single: 0, largeFaces: 0 }));
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, d] of decoded.entries()) {
+      const order: ('single' | 'largeFaces')[] =
+        (r + i) % 2 ? ['single', 'largeFaces'] : ['largeFaces', 'single'];
+      const boxes: Record<string, string> = {};
+      for (const which of order) {
+        const runsBefore = runs;
+        const t0 = performance.now();
+        const found = await findFaceCrops(d.image, {
+          detector,
+          detect: 'on',
+          largeFaces: which === 'largeFaces',
+        });
+        const dt = performance.now() - t0;
+        looks[i]![which] = runs - runsBefore;
+        ms[which] += dt;
+        perPhotoMs[i]![which] += dt / rounds;
+        faces[i]![which] = found.faces.length;
+        boxes[which] = JSON.stringify(found.faces.map((f) => [f.box, f.score]));
+      }
+      if (boxes.single !== boxes.largeFaces) same[i] = false;
+    }
+  }
+  const n = rounds * photos.length;
+  compare = {
+    msPerPhotoDetectAndCrop: { single: ms.single / n, largeFaces: ms.largeFaces / n },
+    ratio: ms.largeFaces / ms.single,
+    perPhoto: photos.map((p, i) => ({
+      photo: path.basename(p),
+      faces: faces[i],
+      sameFacesAndBoxes: same[i],
+      detectorRuns: looks[i],
+      ms: perPhotoMs[i],
+    })),
+  };
+}
+
 const total = (decodeMs + detectMs + classifyMs) / 1000;
 const row = {
   backend,
@@ -143,6 +203,8 @@ const row = {
     classify: classifyMs / photoCount,
   },
   msPerFaceClassify: faceCount ? classifyMs / faceCount : null,
+  ...(compare ? { compare } : {}),
+  loadAverage: os.loadavg(),
   cpu: os.cpus()[0]?.model ?? 'unknown',
   cores: os.cpus().length,
   tfjs: tf.version_core,
@@ -155,6 +217,25 @@ console.log(
     `${row.facesPerSec.toFixed(1)} faces/s | per photo: decode ${row.msPerPhoto.decode.toFixed(0)} ms, ` +
     `detect+crop ${row.msPerPhoto.detectAndCrop.toFixed(0)} ms, classify ${row.msPerPhoto.classify.toFixed(0)} ms`,
 );
+if (compare) {
+  const c = compare as {
+    msPerPhotoDetectAndCrop: { single: number; largeFaces: number };
+    ratio: number;
+    perPhoto: {
+      photo: string;
+      faces: unknown;
+      sameFacesAndBoxes: boolean;
+      detectorRuns: { single: number; largeFaces: number };
+    }[];
+  };
+  console.log(
+    `detect+crop per photo, same run: single look ${c.msPerPhotoDetectAndCrop.single.toFixed(1)} ms, ` +
+      `largeFaces ${c.msPerPhotoDetectAndCrop.largeFaces.toFixed(1)} ms (x${c.ratio.toFixed(3)}); ` +
+      `same faces and boxes, detector runs single/largeFaces: ${c.perPhoto
+        .map((p) => `${p.photo} ${p.sameFacesAndBoxes} ${p.detectorRuns.single}/${p.detectorRuns.largeFaces}`)
+        .join(', ')}`,
+  );
+}
 if (values.json) writeFileSync(values.json, `${JSON.stringify(row, null, 2)}\n`);
 detector.dispose();
 model.dispose();

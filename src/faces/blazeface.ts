@@ -9,7 +9,8 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumberInRange, checkPositiveInteger, expected } from '../errors';
+import { backendReady } from '../backends/ready';
+import { checkBoolean, checkNumberInRange, checkPositiveInteger, expected } from '../errors';
 import '../io/index'; // file:// for tfjs-converter's loadGraphModel in Node
 import { isNode, nodeFs, nodePath } from '../node_env';
 import {
@@ -133,7 +134,8 @@ export function blazeFaceAnchors(inputSize: number): Float32Array {
   return Float32Array.from(out);
 }
 
-interface Candidate {
+/** A detection in image pixels, before it becomes a {@link DetectedFace}. @internal */
+export interface Candidate {
   x1: number;
   y1: number;
   x2: number;
@@ -197,13 +199,96 @@ export function resolveDetectOptions(where: string, options: DetectOptions = {})
       0,
       Number.MAX_SAFE_INTEGER,
     ),
+    largeFaces: checkBoolean(options.largeFaces ?? DETECT_DEFAULTS.largeFaces, 'largeFaces', where),
+  };
+}
+
+/**
+ * A face wider than this fraction of the picture's longer side is taken from the zoomed-out look
+ * rather than the first one. MediaPipe trained this BlazeFace with SSD anchor scales from 0.156 to
+ * 0.75 of its input, and its boxes stop growing at about 0.7 of the input: measured on 200
+ * face-filling crops, faces at a median 0.75 and 0.94 of the input came back with boxes of 0.70 and
+ * 0.74 of it, and 11 of the 200 were missed at 0.94 (docs/faces.md). Half the input leaves a margin
+ * below that.
+ * @internal
+ */
+export const LARGE_FACE = 0.5;
+
+/**
+ * A first-look face wider than this fraction of the picture's longer side makes the detector look
+ * again zoomed out. Lower than {@link LARGE_FACE} because a face too large for the first look often
+ * comes back as a box on part of it (an eye and the nose: a third of the face); faces in group
+ * photos stay far below it (at most 0.13 in the benchmark's photos), so they keep the single look.
+ * Measured on 400 face-filling crops: with 0.5 two were missed, with 0.3 one, with 0.25 none
+ * (docs/faces.md).
+ * @internal
+ */
+export const LOOK_AGAIN_FACE = 0.25;
+
+/**
+ * The zoomed-out looks: the picture's longer side as a fraction of the detector's input. The first
+ * (half) puts every face inside the trained range; the second runs only when neither the first look
+ * nor the half-size one found a face (on 400 face-filling crops it ran once, and found that face;
+ * docs/faces.md).
+ * @internal
+ */
+export const ZOOM_OUT = [0.5, 0.4] as const;
+
+function overlaps(a: Candidate, b: Candidate, iouThreshold: number): boolean {
+  const w = Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1);
+  const h = Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1);
+  if (w <= 0 || h <= 0) return false;
+  const smaller = Math.min((a.x2 - a.x1) * (a.y2 - a.y1), (b.x2 - b.x1) * (b.y2 - b.y1));
+  // a box mostly inside another is the same face: the saturated first look of a face that fills the
+  // picture often adds a smaller box on part of it, whose IoU with the whole face stays low
+  return iou(a, b) > iouThreshold || (w * h) / smaller > 0.5;
+}
+
+/**
+ * Merges the first look (`first`) with a zoomed-out look (`zoomed`) at one picture whose longer side
+ * is `side` pixels: a large face (wider than {@link LARGE_FACE} of `side`) is taken from the
+ * zoomed-out look, where it lies inside the detector's trained range, any other face from the first
+ * look, which sees it at twice the resolution; faces of either look that overlap a face already
+ * taken are dropped. Best first, at most `maxFaces`.
+ * @internal
+ */
+export function mergeLooks(
+  first: Candidate[],
+  zoomed: Candidate[],
+  side: number,
+  iouThreshold: number,
+  maxFaces: number,
+): Candidate[] {
+  const large = (c: Candidate) => c.x2 - c.x1 > LARGE_FACE * side;
+  const ordered = [...zoomed.filter(large), ...first, ...zoomed.filter((c) => !large(c))];
+  const out: Candidate[] = [];
+  for (const c of ordered) if (out.every((k) => !overlaps(k, c, iouThreshold))) out.push(c);
+  return out.sort((a, b) => b.score - a.score).slice(0, maxFaces);
+}
+
+function toDetectedFace(c: Candidate): DetectedFace {
+  const p = (k: number): Point => [c.points[2 * k]!, c.points[2 * k + 1]!];
+  const keypoints: FaceKeypoints = {
+    rightEye: p(0),
+    leftEye: p(1),
+    nose: p(2),
+    mouth: p(3),
+    rightEar: p(4),
+    leftEar: p(5),
+  };
+  return {
+    box: { x: c.x1, y: c.y1, width: c.x2 - c.x1, height: c.y2 - c.y1 },
+    score: c.score,
+    keypoints,
   };
 }
 
 /**
  * The BlazeFace adapter behind {@link loadFaceDetector}. The image is area-averaged down to
  * 256 pixels on its longer side (aspect ratio kept) and letterboxed to 256x256, so faces narrower than about a
- * twentieth of the image's longer side are not found; crop or tile very large group photos.
+ * twentieth of the image's longer side are not found; crop or tile very large group photos. When
+ * the first look finds no face, or one wider than a quarter of the picture, the picture is looked at
+ * again zoomed out, for faces too large for the first look (see {@link DetectOptions.largeFaces}).
  * @example
  * ```ts
  * const graph = await loadGraphModel('https://example.org/blazeface.json'); // @tensorflow/tfjs-converter
@@ -232,13 +317,34 @@ export class BlazeFaceDetector implements FaceDetector {
     if (image.rank !== 3 || image.shape[2] !== 3) {
       throw new RangeError(expected(where, 'image', 'a [height, width, 3] RGB tensor', image.shape));
     }
+    const side = Math.max(image.shape[0], image.shape[1]);
+    const first = await this.look(image, 1, o);
+    // ordinary photos stop here, exactly as before: faces found, all of them small in the picture
+    if (!o.largeFaces || (first.length > 0 && first.every((c) => c.x2 - c.x1 <= LOOK_AGAIN_FACE * side))) {
+      return first.map(toDetectedFace);
+    }
+    let zoomed = await this.look(image, ZOOM_OUT[0], o);
+    if (first.length === 0 && zoomed.length === 0) zoomed = await this.look(image, ZOOM_OUT[1], o);
+    return mergeLooks(first, zoomed, side, o.iouThreshold, o.maxFaces).map(toDetectedFace);
+  }
+
+  /**
+   * One detector run: the picture scaled so its longer side is `zoom` of the input, centred and
+   * padded with black; candidates in the picture's pixels after weighted NMS.
+   */
+  private async look(
+    image: tf.Tensor3D,
+    zoom: number,
+    o: ReturnType<typeof resolveDetectOptions>,
+  ): Promise<Candidate[]> {
     const [h, w] = image.shape;
     const side = Math.max(h, w);
     const s = this.inputSize;
-    // letterbox: shrink so the longer side is `s` (keeping the aspect ratio), then pad the short
-    // side so the picture's centre is the input's centre
-    const rw = Math.max(1, Math.round((w * s) / side));
-    const rh = Math.max(1, Math.round((h * s) / side));
+    const target = s * zoom;
+    // letterbox: shrink so the longer side is `target` (keeping the aspect ratio), then pad so the
+    // picture's centre is the input's centre
+    const rw = Math.max(1, Math.round((w * target) / side));
+    const rh = Math.max(1, Math.round((h * target) / side));
     const padX = Math.floor((s - rw) / 2);
     const padY = Math.floor((s - rh) / 2);
     const outputs = tf.tidy(() => {
@@ -246,7 +352,7 @@ export class BlazeFaceDetector implements FaceDetector {
       // halve while more than twice too big: each halving is an exact 2x2 average (area
       // averaging against aliasing), and costs a quarter of the previous step
       let [ch, cw] = [h, w];
-      while (Math.max(ch, cw) >= 2 * s) {
+      while (Math.max(ch, cw) >= 2 * target) {
         [ch, cw] = [Math.ceil(ch / 2), Math.ceil(cw / 2)];
         x4 = tf.image.resizeBilinear(x4, [ch, cw], false, true);
       }
@@ -295,24 +401,7 @@ export class BlazeFaceDetector implements FaceDetector {
       }
       candidates.push({ x1, y1, x2, y2, score: 1 / (1 + Math.exp(-scores[i]!)), points });
     }
-    return weightedNms(candidates, o.iouThreshold, o.maxFaces)
-      .filter((c) => c.x2 - c.x1 >= o.minFaceSize)
-      .map((c) => {
-        const p = (k: number): Point => [c.points[2 * k]!, c.points[2 * k + 1]!];
-        const keypoints: FaceKeypoints = {
-          rightEye: p(0),
-          leftEye: p(1),
-          nose: p(2),
-          mouth: p(3),
-          rightEar: p(4),
-          leftEar: p(5),
-        };
-        return {
-          box: { x: c.x1, y: c.y1, width: c.x2 - c.x1, height: c.y2 - c.y1 },
-          score: c.score,
-          keypoints,
-        };
-      });
+    return weightedNms(candidates, o.iouThreshold, o.maxFaces).filter((c) => c.x2 - c.x1 >= o.minFaceSize);
   }
 
   dispose(): void {
@@ -338,6 +427,9 @@ export async function loadFaceDetector(options: LoadFaceDetectorOptions = {}): P
   const where = 'loadFaceDetector';
   const { loadGraphModel } = await importConverter(where);
   const source = await resolveModel(where, options.model);
+  // a backend imported just before (wasm) initialises asynchronously; without waiting, the load
+  // fails with a message that blames the model file
+  await backendReady(where);
   let model: GraphModel;
   try {
     model = await loadGraphModel(source);

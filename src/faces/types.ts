@@ -60,10 +60,25 @@ export interface DetectOptions {
   maxFaces?: number;
   /** Faces whose box is narrower than this many pixels are dropped. Defaults to `12`. */
   minFaceSize?: number;
+  /**
+   * Also find faces that fill most of the picture (already-cropped faces, close-up portraits):
+   * when the first look finds no face, or one wider than a quarter of the picture, BlazeFace looks
+   * again at the picture zoomed out, because it was trained on faces up to 3/4 of its input and
+   * misses or misframes larger ones (docs/faces.md). Costs one more detector run on those pictures
+   * (two when no face is found at all); group photos, whose faces are smaller, keep the single look.
+   * `false` gives the single-look detector of fer-cbam 0.1.0. Defaults to `true`.
+   */
+  largeFaces?: boolean;
 }
 
 /** Defaults of {@link DetectOptions}. @category Faces */
-export const DETECT_DEFAULTS = { minScore: 0.6, iouThreshold: 0.3, maxFaces: 50, minFaceSize: 12 } as const;
+export const DETECT_DEFAULTS = {
+  minScore: 0.6,
+  iouThreshold: 0.3,
+  maxFaces: 50,
+  minFaceSize: 12,
+  largeFaces: true,
+} as const;
 
 /**
  * A face detector: anything that turns an RGB image tensor into face boxes. {@link loadFaceDetector}

@@ -47,15 +47,15 @@ export async function ferSamples(count: number): Promise<Sample[]> {
   return out;
 }
 
-/** `count` CK+48 faces spread over the classes. */
-export async function ckSamples(count: number): Promise<Sample[]> {
+/** `count` CK+48 faces spread over the classes, starting at file `offset` (another selection). */
+export async function ckSamples(count: number, offset = 0): Promise<Sample[]> {
   if (!existsSync(CK_DIR)) return [];
   const files = readdirSync(CK_DIR)
     .flatMap((c) => readdirSync(join(CK_DIR, c)).map((f) => join(CK_DIR, c, f)))
     .sort();
   const step = Math.max(1, Math.floor(files.length / count));
   const out: Sample[] = [];
-  for (let i = 0; i < files.length && out.length < count; i += step) {
+  for (let i = offset; i < files.length && out.length < count; i += step) {
     const { data } = await sharp(files[i]!)
       .greyscale()
       .resize(48, 48)

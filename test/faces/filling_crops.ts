@@ -99,13 +99,14 @@ function random(seed: number): () => number {
 
 /**
  * The `k`-th face-filling crop of `sample`: size, shape, margin, roll and colour drawn from `k`.
- * The shapes cycle square, 4:5, 3:4; colour alternates every other crop.
+ * The shapes cycle square, 4:5, 3:4; colour alternates every other crop; the height is drawn from
+ * `[minSide, maxSide]` pixels.
  */
-export function fillingCrop(sample: Sample, k: number): FillingCrop {
+export function fillingCrop(sample: Sample, k: number, minSide = 120, maxSide = 300): FillingCrop {
   const rnd = random(1000003 * (k + 1) + sample.pixels[0]! * 7 + sample.pixels[1200]!);
   const shape = (['square', '4:5', '3:4'] as const)[k % 3]!;
   const aspect = shape === 'square' ? 1 : shape === '4:5' ? 0.8 : 0.75;
-  const height = Math.round(120 + rnd() * 180);
+  const height = Math.round(minSide + rnd() * (maxSide - minSide));
   const width = Math.round(height * aspect);
   // the face square: from filling the width (cheeks at the edges, the rows above and below repeat
   // the source's border) to filling the height (the sides cut), then zoomed by up to ±8 %
@@ -141,4 +142,37 @@ export function fillingCrop(sample: Sample, k: number): FillingCrop {
     angleDeg,
     truth: { center: [cx, cy], side },
   };
+}
+
+/** IoU of two axis-aligned squares given by centre and side. */
+export function squareIou(
+  a: { center: [number, number]; side: number },
+  b: { center: [number, number]; side: number },
+): number {
+  const w =
+    Math.min(a.center[0] + a.side / 2, b.center[0] + b.side / 2) -
+    Math.max(a.center[0] - a.side / 2, b.center[0] - b.side / 2);
+  const h =
+    Math.min(a.center[1] + a.side / 2, b.center[1] + b.side / 2) -
+    Math.max(a.center[1] - a.side / 2, b.center[1] - b.side / 2);
+  if (w <= 0 || h <= 0) return 0;
+  return (w * h) / (a.side ** 2 + b.side ** 2 - w * h);
+}
+
+/**
+ * Whether a detection is the crop's face: its box centre lies within 0.3 of the face square's side
+ * from the square's centre, and its width is 0.4 to 1.5 times that side. (Not an IoU with the
+ * square: FER2013's framing varies, some of its faces are half its square and some overflow it, and
+ * BlazeFace boxes the face, not the square. A box on part of the face, like an eye and the nose, is
+ * narrower than 0.4 and does not count.)
+ */
+export function isTheFace(
+  box: { x: number; y: number; width: number; height: number },
+  truth: FillingCrop['truth'],
+): boolean {
+  const cx = box.x + box.width / 2;
+  const cy = box.y + box.height / 2;
+  const d = Math.hypot(cx - truth.center[0], cy - truth.center[1]);
+  const r = box.width / truth.side;
+  return d <= 0.3 * truth.side && r >= 0.4 && r <= 1.5;
 }
