@@ -22,6 +22,18 @@ const MOUNTS: { prefix: string; dir: string; files?: string[] }[] = [
   },
 ];
 
+/**
+ * Cross-origin isolation: with these two headers on the page (and on everything it loads from its
+ * own origin) the browser gives it `SharedArrayBuffer`, so tfjs's wasm backend runs its threaded
+ * SIMD build (and fer-cbam's kernels their helper threads); without them wasm runs on one thread.
+ * Hosts of the built page must send them too (docs/faces.md). `require-corp` blocks cross-origin
+ * files that do not opt in: a `?model=` on another origin must be served with CORS.
+ */
+export const CROSS_ORIGIN_ISOLATION = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+} as const;
+
 function mountedFiles(m: (typeof MOUNTS)[number]): string[] {
   if (!existsSync(m.dir)) return [];
   return (m.files ?? readdirSync(m.dir)).filter((f) => existsSync(join(m.dir, f)));
@@ -37,6 +49,8 @@ function serveMounts(): Plugin {
           if (!path.startsWith(m.prefix)) continue;
           const name = path.slice(m.prefix.length);
           if (!mountedFiles(m).includes(name)) break;
+          // Vite adds server.headers in its own middlewares only, not in this one.
+          for (const [k, v] of Object.entries(CROSS_ORIGIN_ISOLATION)) res.setHeader(k, v);
           res.setHeader(
             'content-type',
             name.endsWith('.json') ? 'application/json' : 'application/octet-stream',
@@ -76,6 +90,6 @@ export default defineConfig({
     reportCompressedSize: false,
     rollupOptions: { external: [/^node:/, 'sharp', 'webgpu'] },
   },
-  server: { host: '127.0.0.1', fs: { allow: [repo] } },
-  preview: { host: '127.0.0.1' },
+  server: { host: '127.0.0.1', fs: { allow: [repo] }, headers: CROSS_ORIGIN_ISOLATION },
+  preview: { host: '127.0.0.1', headers: CROSS_ORIGIN_ISOLATION },
 });

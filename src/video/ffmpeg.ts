@@ -413,8 +413,15 @@ export async function encodeVideo(path: string, options: EncodeVideoOptions): Pr
       frames++;
       if (!child.stdin.write(image.data)) {
         await new Promise<void>((resolve) => {
-          child.stdin.once('drain', resolve);
-          child.once('close', resolve);
+          // one pair of listeners per wait, both removed when either fires (a long video waits
+          // thousands of times)
+          const done = () => {
+            child.stdin.off('drain', done);
+            child.off('close', done);
+            resolve();
+          };
+          child.stdin.once('drain', done);
+          child.once('close', done);
         });
       }
       if (failed) throw failed;

@@ -29,7 +29,11 @@ export interface TrackerOptions {
    * move between frames at a low frame rate. Defaults to `0.5`.
    */
   maxCenterDistance?: number;
-  /** Seconds a track lives on without a matching face before it ends. Defaults to `1`. */
+  /**
+   * Seconds a track lives on without a matching face: it ends at the first frame that does not match
+   * it more than `maxAge` after its last face (so at frame rates below `1 / maxAge` a track ends at
+   * its first missed frame, not between frames). Defaults to `1`.
+   */
   maxAge?: number;
 }
 
@@ -204,11 +208,6 @@ export class FaceTracker {
     }
     this.lastTime = time;
     const o = this.options;
-    // End tracks unseen for longer than maxAge.
-    const alive: Track[] = [];
-    for (const t of this.tracks) (time - t.last > o.maxAge ? this.ended : alive).push(t);
-    this.tracks = alive;
-
     // Candidate pairs, best first: overlapping ones by IoU, then near ones by centre distance.
     const pairs: { face: number; track: number; key: number }[] = [];
     for (const [fi, f] of faces.entries()) {
@@ -273,10 +272,16 @@ export class FaceTracker {
         frames: t.frames,
       });
     }
+    // End the tracks this frame did not match that were last seen more than maxAge ago. Only after
+    // matching: at a low frame rate (a frame every 2 s) the gap between frames alone exceeds maxAge,
+    // and a face still there must keep its track.
+    const alive: Track[] = [];
+    for (const t of this.tracks) (time - t.last > o.maxAge ? this.ended : alive).push(t);
+    this.tracks = alive;
     return out.sort((a, b) => a.trackId - b.trackId);
   }
 
-  /** Tracks alive now (seen within `maxAge`), by id. */
+  /** Tracks not ended (see `maxAge`), by id. */
   get activeTrackIds(): number[] {
     return this.tracks.map((t) => t.id).sort((a, b) => a - b);
   }

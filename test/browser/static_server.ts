@@ -15,8 +15,23 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
-/** A static file server for a built page on 127.0.0.1 (a free port). 404 for anything outside `root`. */
-export async function serveStatic(root: string): Promise<{ url: string; close: () => Promise<void> }> {
+/**
+ * The headers that make a page cross-origin isolated (as examples/browser/vite.config.ts sends them):
+ * the page then has `SharedArrayBuffer`, and wasm runs with threads.
+ */
+export const CROSS_ORIGIN_ISOLATION = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+};
+
+/**
+ * A static file server for a built page on 127.0.0.1 (a free port). 404 for anything outside `root`.
+ * Every response is cross-origin isolated unless `isolated` is false (to test the page without it).
+ */
+export async function serveStatic(
+  root: string,
+  { isolated = true }: { isolated?: boolean } = {},
+): Promise<{ url: string; close: () => Promise<void> }> {
   const server: Server = createServer((req, res) => {
     void (async () => {
       const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -28,7 +43,10 @@ export async function serveStatic(root: string): Promise<{ url: string; close: (
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
         return;
       }
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.writeHead(200, {
+        'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+        ...(isolated ? CROSS_ORIGIN_ISOLATION : {}),
+      });
       createReadStream(file).pipe(res);
     })();
   });

@@ -105,6 +105,17 @@ describe('FaceTracker', () => {
     expect(t.update([face(0, 0, [1, 0, 0])], 2.6)[0]!.trackId).toBe(2);
   });
 
+  it('keeps a track across frames further apart than maxAge (a low frame rate), ending it at a missed frame', () => {
+    const t = new FaceTracker(CLASSES, { maxAge: 1 });
+    // one frame every 2 s: the same face, moving a little
+    for (let i = 0; i < 4; i++) expect(t.update([face(i * 2, 0, [1, 0, 0])], i * 2)[0]!.trackId).toBe(1);
+    expect(t.activeTrackIds).toEqual([1]);
+    // the face is gone at the next frame: 2 s > maxAge since it was seen, so the track ends there
+    t.update([], 8);
+    expect(t.activeTrackIds).toEqual([]);
+    expect(t.summary()[0]!.frames).toBe(4);
+  });
+
   it('summarises each track: span, frames, dominant label and shares', () => {
     const t = new FaceTracker(CLASSES, { timeConstant: 0, hysteresis: 0 });
     const labels = [0, 0, 0, 1, 2];

@@ -78,7 +78,10 @@ function percent(p: number): string {
 export async function predictVideo(file: string, o: PredictVideoOptions): Promise<VideoResult> {
   const names = o.preprocessing.classNames;
   const tracker = new FaceTracker(names, o.tracker);
-  const { frames, info } = await decodeVideo(file, { fps: o.fps });
+  const { frames, info } = await decodeVideo(file, {
+    ...(o.fps !== undefined ? { fps: o.fps } : {}),
+    maxSide: o.maxSide,
+  });
   let writer: VideoWriter | null = null;
   let progress: ReturnType<typeof startProgress> | null = null;
   const shown = new Map<number, string>();
