@@ -7,6 +7,8 @@
  *   npx tsx scripts/pack-pretrained.ts --name fer2013 --speed-only   # re-measure faces/s on a quiet machine
  *
  * Writes models/<name>/ (model.json + float16 weights.bin, loadable with plain tf.loadLayersModel),
+ * updates the entry's weightBytes and weightsSha256 in src/pretrained/catalog.ts (loadPretrained
+ * checks them; after replacing models/<name>/ by other means run `npx tsx scripts/catalog-digests.ts`),
  * and docs/models/<name>.json (metrics of the float32 and the float16 model, per class, confusion
  * matrix, sizes, speed) with docs/models/<name>-confusion.png and <name>-curve.png. FER2013 and FER+
  * models are scored on the PublicTest rows (the validation split; PrivateTest is never read), CK+ by
@@ -32,6 +34,7 @@ import {
 } from '../src/index';
 import { fileSystem, writeFileAtomic } from '../src/io/index';
 import { toFloat16Artifacts } from '../src/pretrained/index';
+import { CATALOG, updateCatalogDigests } from './catalog-digests';
 
 const { values: args } = parseArgs({
   options: {
@@ -73,6 +76,8 @@ const weightBytes = (await stat(join(outDir, 'weights.bin'))).size;
 console.log(
   `${name}: wrote ${outDir} (${weightBytes} bytes of float16 weights, ${source.countParams()} parameters)`,
 );
+// loadPretrained refuses weights whose SHA-256 is not the catalog's: record the new file's.
+for (const line of await updateCatalogDigests(resolve('.'), [name])) console.log(`${CATALOG}: ${line}`);
 
 function summary(r: EvaluationResult) {
   return {

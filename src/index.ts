@@ -17,6 +17,7 @@ import './io/index';
 export {
   BACKEND_NAMES,
   type BackendAvailability,
+  BackendMemoryError,
   type BackendName,
   detectBackends,
   USE_BACKEND_DEFAULTS,

@@ -3,6 +3,8 @@
  * Node, and native TensorFlow when installed.
  * @module
  */
+
+export { BackendMemoryError } from './memory';
 export * from './select';
 export * from './tensorflow';
 export * from './wasm';

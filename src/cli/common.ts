@@ -9,21 +9,36 @@ import { FER2013_CLASSES } from '../data/dataset';
 import { loadFer2013 } from '../data/fer2013';
 import { loadFerPlus } from '../data/ferplus';
 import { loadImageFolder } from '../data/image_folder';
+import { IMAGE_EXTENSIONS } from '../data/image_io';
 import { resizeDataset } from '../data/remap';
 import { listAttention } from '../layers/attention_registry';
+import { checkFiniteWeights } from '../models/finite';
 import { getModelPreset, listModels, PRESET_GRAMMAR } from '../models/model_registry';
-import { getPreprocessing, type Preprocessing } from '../models/preprocessing';
+import { getPreprocessing, type Preprocessing, setPreprocessing } from '../models/preprocessing';
 import { PLACEMENTS, type Placement, RESNET_DEPTHS, type ResNetCbamOptions } from '../models/resnet_cbam';
 import { DEFAULT_PRETRAINED } from '../pretrained/catalog';
-import { isPretrainedName, loadPretrained } from '../pretrained/load';
+import { isPretrainedName, listPretrained, loadPretrained } from '../pretrained/load';
 
 /** Dataset kinds the CLI reads. */
 export const DATASET_KINDS = ['auto', 'fer2013', 'ferplus', 'ckplus', 'folder'] as const;
 export type DatasetKind = (typeof DATASET_KINDS)[number];
 
-/** An error whose message is shown to the user without a stack trace. */
+/**
+ * An error whose message is shown to the user without a stack trace; the command exits with
+ * `exitCode` (1, or 130 for a run stopped by Ctrl-C).
+ */
 export class CliError extends Error {
   override name = 'CliError';
+  /** The exit status. */
+  readonly exitCode: number;
+  /**
+   * @param message The one line shown.
+   * @param exitCode The exit status. Defaults to `1`.
+   */
+  constructor(message: string, exitCode = 1) {
+    super(message);
+    this.exitCode = exitCode;
+  }
 }
 
 /** Guesses the dataset kind from a path: a file is FER2013, a folder in CK+ layout is CK+, else an image folder. */
@@ -109,8 +124,17 @@ export async function loadDataset(
     }
     case 'ckplus':
       return loadCkPlus(path, { size });
-    case 'folder':
-      return loadImageFolder(path, { size });
+    case 'folder': {
+      const data = await loadImageFolder(path, { size });
+      // Nothing is dropped without a word: name what was not read (BMP, hidden files, FIFOs...).
+      if (data.ignored.length > 0) {
+        const shown = data.ignored.slice(0, 5).map((f) => `"${f}"`);
+        process.stderr.write(
+          `fer-cbam: ${arg}: skipped ${data.ignored.length} ${data.ignored.length === 1 ? 'entry' : 'entries'} of "${path}" that ${data.ignored.length === 1 ? 'is' : 'are'} hidden, not a regular file, or not an image fer-cbam reads (${IMAGE_EXTENSIONS.join(' ')}; convert others, such as BMP, to PNG): ${shown.join(', ')}${data.ignored.length > 5 ? ', ...' : ''}\n`,
+        );
+      }
+      return data;
+    }
   }
 }
 
@@ -177,10 +201,23 @@ export interface LoadModelOptions extends PreprocessingOverrides {
   arg?: string;
   /** Where notices go (an old run read from `training.json`). Defaults to stderr. */
   notice?: (line: string) => void;
+  /**
+   * Whether the command has `--image-size`, `--normalization` and `--class-names` (see
+   * {@link addPreprocessingOptions}), so the advice for a model without preprocessing may name them.
+   * Defaults to `true`.
+   */
+  preprocessingFlags?: boolean;
 }
 
-const PREPROCESSING_FIX =
-  'store it with setPreprocessing(model, { imageSize, cropSize, normalization, classNames }) from fer-cbam before saving, or pass --image-size <n> and --normalization <mean>,<std>';
+const STORE_PREPROCESSING =
+  'store it with setPreprocessing(model, { imageSize, cropSize, normalization, classNames }) from fer-cbam before saving';
+
+/** The fix for a model without preprocessing; only commands that have the flags may suggest them. */
+function preprocessingFix(flags: boolean): string {
+  return flags
+    ? `${STORE_PREPROCESSING}, or pass --image-size <n> and --normalization <mean>,<std>`
+    : STORE_PREPROCESSING;
+}
 
 /**
  * Loads a saved model (a directory holding model.json, or the model.json path) with its
@@ -201,12 +238,28 @@ export async function loadModel(
 ): Promise<{ model: tfl.LayersModel; preprocessing: Preprocessing }> {
   const arg = options.arg ?? '--model';
   const notice = options.notice ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  const PREPROCESSING_FIX = preprocessingFix(options.preprocessingFlags ?? true);
   // No --model: the packaged default; a pretrained name (that is not also a local path): that model.
   if (path === undefined || (isPretrainedName(path) && !existsSync(path))) {
-    const model = await loadPretrained(path ?? DEFAULT_PRETRAINED);
+    let model: tfl.LayersModel;
+    try {
+      model = await loadPretrained(path ?? DEFAULT_PRETRAINED);
+    } catch (error) {
+      throw new CliError(`${arg}: ${(error as Error).message}`);
+    }
     return { model, preprocessing: getPreprocessing(model)! };
   }
-  if (!existsSync(path)) throw new CliError(`${arg}: no such file or directory: "${path}"`);
+  if (!existsSync(path)) {
+    const names = listPretrained().map((m) => m.name);
+    const near = names.find((n) => n.toLowerCase() === path.toLowerCase().replace(/[^a-z0-9+]/g, ''));
+    throw new CliError(
+      `${arg}: no such file or directory: "${path}"${
+        near
+          ? `; the pretrained model is named "${near}" (lower case)`
+          : `; give a saved model's directory or a pretrained name: ${names.join(', ')}`
+      }.`,
+    );
+  }
   const file = statSync(path).isDirectory() ? resolve(path, 'model.json') : resolve(path);
   if (!existsSync(file)) {
     throw new CliError(
@@ -240,6 +293,13 @@ export async function loadModel(
         : `${arg}: cannot load "${file}": ${message}`,
     );
   }
+  try {
+    // A NaN weight (a damaged copy keeps its length) would make every prediction NaN.
+    checkFiniteWeights(model, arg, `"${file}"`);
+  } catch (error) {
+    model.dispose();
+    throw new CliError((error as Error).message);
+  }
   const units = model.outputs[0]?.shape.at(-1);
   if (model.outputs.length !== 1 || typeof units !== 'number') {
     throw new CliError(
@@ -264,7 +324,7 @@ export async function loadModel(
       }
       const imageSize = options.imageSize ?? 48;
       notice(
-        `fer-cbam: "${file}" stores no preprocessing; read it from "${training}" (a run saved by an older version), with image size ${imageSize}${options.imageSize === undefined ? ' (assumed; pass --image-size to change it)' : ''}.`,
+        `fer-cbam: "${file}" stores no preprocessing; read it from "${training}" (a run saved by an older version), with image size ${imageSize}${options.imageSize === undefined ? ` (assumed${(options.preprocessingFlags ?? true) ? '; pass --image-size to change it' : ''})` : ''}.`,
       );
       stored = {
         imageSize,
@@ -316,6 +376,9 @@ export async function loadModel(
       `${arg}: the crop size ${preprocessing.cropSize} of "${file}" is larger than the image size ${preprocessing.imageSize}${options.imageSize !== undefined ? ' given by --image-size' : ''}.`,
     );
   }
+  // The library's own functions (classifyFaceCrops, explainFaces) read the model's preprocessing:
+  // give them the resolved one, flags included (in memory only; the file is not changed).
+  setPreprocessing(model, preprocessing);
   return { model, preprocessing };
 }
 

@@ -17,4 +17,14 @@ function packageVersion(): string {
   return '0.0.0';
 }
 
+// `fer-cbam predict photos/ | head -1`: once the reader has closed the pipe, every later write fails
+// with EPIPE (Node ignores SIGPIPE, so it is an 'error' event that would end in a stack trace). Stop
+// quietly instead, with the status of a Unix tool ended by SIGPIPE (128 + 13).
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(141);
+    throw error;
+  });
+}
+
 runCli(process.argv, packageVersion()).then((status) => process.exit(status));

@@ -3,10 +3,11 @@ import { BACKEND_NAMES } from '../backends/select';
 import { registerBench } from './commands/bench';
 import { registerDemo } from './commands/demo';
 import { registerEval } from './commands/evaluate';
+import { registerExport } from './commands/export';
 import { registerPredict } from './commands/predict';
 import { registerSummary } from './commands/summary';
 import { registerTrain } from './commands/train';
-import { intOption } from './common';
+import { CliError, intOption } from './common';
 
 /** Builds the `fer-cbam` command line (exported for tests). */
 export function buildProgram(version: string): Command {
@@ -30,6 +31,7 @@ export function buildProgram(version: string): Command {
   registerPredict(program);
   registerBench(program);
   registerSummary(program);
+  registerExport(program);
   return program;
 }
 
@@ -40,7 +42,8 @@ export interface CliIo {
 }
 
 /**
- * Runs the command line and returns the exit status: 0 on success, 1 on any error, printed as one
+ * Runs the command line and returns the exit status: 0 on success, 1 on any error (130 for a
+ * training run stopped by Ctrl-C: a `CliError`'s `exitCode`), printed as one
  * line `fer-cbam: <message>` on stderr (with the stack trace only under `--verbose`); commander's
  * own errors (unknown flags, missing arguments, bad choices) are printed the same way, with a pointer
  * to `--help`. `main.ts` exits with the status.
@@ -84,6 +87,6 @@ export async function runCli(argv: string[], version: string, io: CliIo = {}): P
     const line = e.message.replace(/\s*\n\s*/g, ' ').trim() || e.name;
     writeErr(`fer-cbam: ${line}\n`);
     if (verbose && e.stack) writeErr(`${e.stack}\n`);
-    return 1;
+    return e instanceof CliError ? e.exitCode : 1;
   }
 }

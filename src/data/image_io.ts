@@ -8,17 +8,27 @@
 import { expected } from '../errors';
 import { importAtRuntime } from '../node_env';
 import { DataFormatError } from './data_error';
+import { resizeGray, rgbToGray } from './gray';
 
-/** File extensions the folder loaders read (lower case, with the dot). @category Data */
+/**
+ * File extensions the folder loaders and `fer-cbam predict <folder>` read (lower case, with the dot):
+ * the formats sharp decodes (JPEG under all its names, PNG, GIF, WebP, TIFF, AVIF and HEIF/HEIC). BMP
+ * is not among them: sharp (libvips) has no BMP decoder, so BMP files are skipped and listed, never
+ * read. @category Data
+ */
 export const IMAGE_EXTENSIONS: readonly string[] = [
   '.png',
   '.jpg',
   '.jpeg',
-  '.bmp',
+  '.jpe',
+  '.jfif',
   '.gif',
   '.webp',
   '.tif',
   '.tiff',
+  '.avif',
+  '.heic',
+  '.heif',
 ];
 
 /** Options of {@link loadGrayImage}. @category Data */
@@ -69,7 +79,19 @@ export function resolveImageOptions(
   return { size, fit };
 }
 
-/** Decodes one file with an already-imported sharp; throws DataFormatError naming the path. @internal */
+/**
+ * Longer side a picture is decoded at before it is resampled: bigger ones are downscaled by sharp
+ * first, as `readImage` does with its default `maxSide`, so a folder picture and the same picture
+ * given to `predict` are resampled from the same pixels. @internal
+ */
+export const DECODE_MAX_SIDE = 2048;
+
+/**
+ * Decodes one file with an already-imported sharp into a `size` x `size` gray image: sRGB pixels
+ * (EXIF orientation applied, alpha on black, at most {@link DECODE_MAX_SIDE} on the longer side),
+ * then the library's one gray conversion and resampler ({@link rgbToGray}, {@link resizeGray}), the
+ * same as the face pipeline's. Throws DataFormatError naming the path. @internal
+ */
 export async function decodeGray(
   sharp: SharpModule,
   path: string,
@@ -77,22 +99,31 @@ export async function decodeGray(
   fit: 'cover' | 'fill',
   where: string,
 ): Promise<Uint8Array> {
+  let rgb: { data: Uint8Array; width: number; height: number };
   try {
     const { data, info } = await sharp(path, { failOn: 'error' })
       .rotate() // honour EXIF orientation
       .flatten({ background: { r: 0, g: 0, b: 0 } })
-      .resize(size, size, { fit, position: 'centre', kernel: 'lanczos3' })
-      .greyscale()
+      .resize(DECODE_MAX_SIDE, DECODE_MAX_SIDE, {
+        fit: 'inside',
+        withoutEnlargement: true,
+        kernel: 'lanczos3',
+      })
+      .toColourspace('srgb')
+      .removeAlpha()
       .raw()
       .toBuffer({ resolveWithObject: true });
-    if (info.width !== size || info.height !== size || info.channels !== 1) {
-      throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}, not ${size}x${size}x1`);
-    }
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, not 3`);
+    rgb = {
+      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      width: info.width,
+      height: info.height,
+    };
   } catch (e) {
     const detail = await explainDecodeFailure(sharp, path, (e as Error).message);
     throw new DataFormatError(where, path, undefined, `cannot decode the image (${detail}).`);
   }
+  return resizeGray({ data: rgbToGray(rgb), width: rgb.width, height: rgb.height }, size, fit);
 }
 
 /** sharp's default `limitInputPixels`: images with more pixels are refused before decoding. @internal */
@@ -145,6 +176,9 @@ export async function explainDecodeFailure(
     const head = Buffer.alloc(8);
     const { bytesRead } = await fh.read(head, 0, 8, 0).finally(() => fh.close());
     const hex = Array.from(head.subarray(0, bytesRead), (b) => b.toString(16).padStart(2, '0')).join(' ');
+    if (head[0] === 0x42 && head[1] === 0x4d) {
+      return `a BMP file (it starts with "BM"), a format sharp does not read; convert it to PNG first (e.g. \`convert in.bmp out.png\` or \`ffmpeg -i in.bmp out.png\`)`;
+    }
     return `not an image in a format sharp reads, such as PNG, JPEG, WebP, GIF or TIFF; the ${stat.size}-byte file starts with the bytes ${hex}`;
   }
   if (
@@ -159,7 +193,8 @@ export async function explainDecodeFailure(
 
 /**
  * Reads one image file of any format, size or colour as a `size` x `size` grayscale image
- * (EXIF orientation applied, alpha composited on black, ITU-R BT.709 luma by libvips).
+ * (EXIF orientation applied, alpha composited on black, ITU-R BT.709 luma of the sRGB values, the
+ * same conversion and resampling as the face pipeline's `findFaceCrops` with `detect: 'off'`).
  * @param path The image file.
  * @param options See {@link LoadGrayImageOptions}.
  * @returns `size * size` pixels, row-major.
@@ -175,6 +210,12 @@ export async function loadGrayImage(path: string, options: LoadGrayImageOptions 
   const where = 'loadGrayImage';
   const { size, fit } = resolveImageOptions(where, options);
   const sharp = await importSharp(where);
+  // A FIFO (or socket, device) would block the decoder forever instead of failing.
+  const fs = await importAtRuntime<typeof import('node:fs')>('node:fs');
+  const stat = await fs.promises.stat(path).catch(() => null);
+  if (stat && !stat.isFile() && !stat.isDirectory()) {
+    throw new DataFormatError(where, path, undefined, 'cannot decode the image (it is not a regular file).');
+  }
   return decodeGray(sharp, path, size, fit, where);
 }
 
@@ -202,8 +243,13 @@ export async function mapLimit<T, R>(
   return out;
 }
 
-/** Whether a file name has one of {@link IMAGE_EXTENSIONS}. @internal */
+/**
+ * Whether a directory entry is an image the folder loaders and `predict <folder>` read: one of
+ * {@link IMAGE_EXTENSIONS}, and not hidden. Hidden names (`.DS_Store`, the `._photo.png` resource
+ * forks macOS leaves on other disks, which are not images) are skipped by every folder reader alike.
+ * @internal
+ */
 export function isImageFile(name: string): boolean {
   const dot = name.lastIndexOf('.');
-  return dot > 0 && IMAGE_EXTENSIONS.includes(name.slice(dot).toLowerCase());
+  return !name.startsWith('.') && dot > 0 && IMAGE_EXTENSIONS.includes(name.slice(dot).toLowerCase());
 }

@@ -7,6 +7,7 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
+import { explainDecodeFailure } from '../data/image_io';
 import { checkPositiveInteger, expected } from '../errors';
 import { importAtRuntime, isNode } from '../node_env';
 import type { RgbImage } from '../visualize/colormap';
@@ -166,7 +167,49 @@ async function decodeWithSharp(
     if (typeof input === 'string' && /no such file|ENOENT|missing/i.test(reason)) {
       throw new ImageInputError(where, name, 'no such file.');
     }
-    throw new ImageInputError(where, name, `cannot decode the image (${reason}).`);
+    // A file's failure in words a user can act on (empty, a directory, BMP, truncated), the folder
+    // loaders' explanation.
+    const detail = typeof input === 'string' ? await explainDecodeFailure(sharp, input, reason) : reason;
+    throw new ImageInputError(where, name, `cannot decode the image (${detail}).`);
+  }
+}
+
+/**
+ * Refuses tensors whose values are not 0-255 pixels: NaN or infinite values, negative ones (a
+ * normalised tensor), or a float tensor on the 0-1 scale (fractions, none above 1). Rounded and
+ * clipped to bytes, those become a black or flat picture in which no face is found, so the caller
+ * would get 0 faces and no hint why.
+ */
+async function checkPixelValues(where: string, t: tf.Tensor, name: string): Promise<void> {
+  const stats = tf.tidy(() => {
+    const x = tf.cast(t, 'float32');
+    const fractional =
+      t.dtype === 'int32' ? tf.scalar(0) : tf.cast(tf.any(tf.notEqual(x, tf.round(x))), 'float32');
+    // The sum catches NaN, which min and max may skip (comparisons with NaN are false).
+    return tf.stack([tf.min(x), tf.max(x), fractional, tf.sum(x)]);
+  });
+  const [lo, hi, fractional, sum] = Array.from(await stats.data());
+  stats.dispose();
+  if (!Number.isFinite(sum!) || !Number.isFinite(lo!) || !Number.isFinite(hi!)) {
+    throw new ImageInputError(
+      where,
+      name,
+      'the tensor holds NaN or infinite values; give pixel values 0-255.',
+    );
+  }
+  if (lo! < 0) {
+    throw new ImageInputError(
+      where,
+      name,
+      `the tensor holds values from ${lo} to ${hi}, not pixel values 0-255 (a normalised tensor?); give the picture's pixels 0-255.`,
+    );
+  }
+  if (hi! <= 1 && fractional! > 0) {
+    throw new ImageInputError(
+      where,
+      name,
+      `the tensor holds values from ${lo} to ${hi}, a 0-1 scale; pixel values are 0-255: multiply it by 255 (tf.mul(x, 255)).`,
+    );
   }
 }
 
@@ -189,6 +232,7 @@ async function tensorToRgb(
     );
   }
   const [h, w] = shape as [number, number, number];
+  await checkPixelValues(where, t, name);
   const side = Math.max(h, w);
   const factor = side > maxSide ? maxSide / side : 1;
   const outH = Math.max(1, Math.round(h * factor));
@@ -286,14 +330,11 @@ export function rgbToTensor(image: RgbImage): tf.Tensor3D {
   return tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
 }
 
-/** ITU-R BT.709 luma of an RGB image, as float gray values 0-255. @internal */
-export function rgbToGray(image: RgbImage): Float32Array {
-  const n = image.width * image.height;
-  const out = new Float32Array(n);
-  const d = image.data;
-  for (let i = 0; i < n; i++) out[i] = 0.2126 * d[3 * i]! + 0.7152 * d[3 * i + 1]! + 0.0722 * d[3 * i + 2]!;
-  return out;
-}
+/**
+ * ITU-R BT.709 luma of an RGB image, as float gray values 0-255: the library's one gray conversion
+ * (src/data/gray.ts), shared with the folder loaders. @internal
+ */
+export { rgbToGray } from '../data/gray';
 
 /** Whether all three channels are (nearly) equal everywhere: a grayscale picture. @internal */
 export function isGrayscale(image: RgbImage): boolean {

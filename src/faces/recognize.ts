@@ -6,8 +6,10 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { checkImageFitsBackend, detectionBytesPerPixel } from '../backends/memory';
 import { FER2013_CLASSES } from '../data/dataset';
 import { checkOneOf, checkPositiveInteger } from '../errors';
+import { checkFiniteScores } from '../models/finite';
 import { facesToInput, predictProbabilities } from '../models/predict';
 import { getPreprocessing, type Preprocessing } from '../models/preprocessing';
 import { CROP_DEFAULTS, type CropOptions, type CropSquare, faceCropSquare, sampleSquare } from './align';
@@ -15,12 +17,21 @@ import { loadFaceDetector, resolveDetectOptions } from './blazeface';
 import {
   type DecodedImage,
   type FaceImageInput,
+  READ_IMAGE_DEFAULTS,
   type ReadImageOptions,
   readImage,
   rgbToGray,
   rgbToTensor,
 } from './image_input';
-import type { DetectedFace, DetectOptions, FaceBox, FaceDetector, FaceKeypoints, Point } from './types';
+import {
+  DETECT_DEFAULTS,
+  type DetectedFace,
+  type DetectOptions,
+  type FaceBox,
+  type FaceDetector,
+  type FaceKeypoints,
+  type Point,
+} from './types';
 
 /** `'on'`: always detect; `'off'`: the whole picture is one face crop; `'auto'`: see {@link FindFacesOptions.detect}. @category Faces */
 export type DetectMode = 'auto' | 'on' | 'off';
@@ -101,12 +112,17 @@ export function suppressOverlaps(faces: DetectedFace[], iou: number, maxFaces: n
 export async function detectInDecoded(
   decoded: DecodedImage,
   detector: FaceDetector,
-  options: DetectOptions & { tiles?: number },
+  options: DetectOptions & { tiles?: number; maxSide?: number },
 ): Promise<DetectedFace[]> {
   const where = 'detectFaces';
   const o = resolveDetectOptions(where, options);
   const tiles = checkPositiveInteger(options.tiles ?? 1, 'tiles', where);
   const { width: w, height: h } = decoded.image;
+  // Refused before any tensor is made: a wasm allocation that fails aborts the backend for good.
+  checkImageFitsBackend(where, decoded.source, w, h, {
+    bytesPerPixel: detectionBytesPerPixel(tiles),
+    maxSide: options.maxSide ?? READ_IMAGE_DEFAULTS.maxSide,
+  });
   const full = rgbToTensor(decoded.image);
   try {
     const found = await detector.detect(full, o);
@@ -119,7 +135,9 @@ export async function detectInDecoded(
         const x0 = Math.round(((w - tw) * tx) / (tiles - 1));
         const y0 = Math.round(((h - th) * ty) / (tiles - 1));
         const tile = tf.slice(full, [y0, x0, 0], [th, tw, 3]);
-        const inTile = await detector.detect(tile, o);
+        // a face large in a tile is at least a quarter of the picture, found by the look above;
+        // no zoomed-out looks at the many tiles without a face
+        const inTile = await detector.detect(tile, { ...o, largeFaces: false });
         tile.dispose();
         for (const f of inTile) {
           // a face cut by an inner tile edge is found whole in a neighbouring tile
@@ -194,12 +212,29 @@ export interface FaceCrop {
 
 /** What {@link findFaceCrops} returns: the faces and the picture they came from. @category Faces */
 export interface FaceCrops {
-  /** The faces, best first; empty when none was found. */
+  /** The faces, best first; empty when none was found (then `notice` says why and what to try). */
   faces: FaceCrop[];
   /** Whether faces were detected, or the whole picture was taken as one crop. */
   mode: 'detected' | 'whole';
   /** The decoded picture (possibly downscaled; see `scale`). */
   image: DecodedImage;
+  /**
+   * Set when no face was found: the picture, its size and the options to try (`detect: 'off'` when
+   * it already is a face crop, `tiles` or a lower `minScore` for small faces). Absent otherwise.
+   */
+  notice?: string;
+}
+
+/**
+ * The message of a picture in which no face was found, naming the options that would help.
+ * @internal
+ */
+export function noFaceNotice(image: DecodedImage, minScore: number): string {
+  return (
+    `no face found in ${image.source} (${image.originalWidth}x${image.originalHeight}). ` +
+    "If it already is a face crop, pass `detect: 'off'` (CLI: --detect off) to classify the whole picture; " +
+    `for small faces in a large picture try \`tiles: 2\` (--tiles 2) or a \`minScore\` below ${minScore} (--min-score).`
+  );
 }
 
 /** Whether `auto` treats a picture as an existing face crop. @internal */
@@ -272,7 +307,9 @@ export async function findFaceCrops(
     if (inOriginal.keypoints) out.keypoints = inOriginal.keypoints;
     return out;
   });
-  return { mode: 'detected', image, faces };
+  if (faces.length > 0) return { mode: 'detected', image, faces };
+  const minScore = options.minScore ?? DETECT_DEFAULTS.minScore;
+  return { mode: 'detected', image, faces, notice: noFaceNotice(image, minScore) };
 }
 
 /** Class probabilities of face crops, in the model's class order. @category Faces */
@@ -321,8 +358,11 @@ export async function classifyFaceCrops(
     const x = facesToInput(crops.slice(i, i + batchSize), pre);
     const p = predictProbabilities(model, x);
     x.dispose();
-    probabilities.push(...((await p.array()) as number[][]));
+    const rows = (await p.array()) as number[][];
     p.dispose();
+    // NaN scores would otherwise print as "NaN%" and label every face with class 0.
+    checkFiniteScores(rows, model, 'classifyFaceCrops', i);
+    probabilities.push(...rows);
   }
   const labels = probabilities.map((row) => pre.classNames[row.indexOf(Math.max(...row))] ?? '?');
   return { probabilities, labels, classNames: pre.classNames };
@@ -345,17 +385,25 @@ export interface FaceExpression extends FaceCrop {
 }
 
 /**
+ * What {@link recognizeExpressions} returns: the faces, best first, as an array; when it is empty,
+ * `notice` says that no face was found in the picture and which options to try (like
+ * {@link FaceCrops.notice}).
+ * @category Faces
+ */
+export type RecognizedFaces = FaceExpression[] & { notice?: string };
+
+/**
  * Finds every face in a picture and recognises its expression: per face the box, keypoints, the
  * aligned FER2013-style crop, the class probabilities and the label.
  * @param input A tensor, image bytes or path (Node), browser image or video, or {@link RgbImage}.
  * @param options `model` plus {@link FindFacesOptions} (`detector`, `detect`, thresholds, `tiles`).
- * @returns Faces best first; `[]` when there is none.
+ * @returns Faces best first; `[]` with a `notice` (the remedy) when there is none.
  * @example
  * ```ts
  * const model = await tf.loadLayersModel('file://models/fer2013/model.json');
- * for (const face of await recognizeExpressions('friends.jpg', { model })) {
- *   console.log(face.box, face.label, face.probabilities);
- * }
+ * const faces = await recognizeExpressions('friends.jpg', { model });
+ * if (faces.notice) console.warn(faces.notice); // no face found, and what to try
+ * for (const face of faces) console.log(face.box, face.label, face.probabilities);
  * ```
  * @throws ImageInputError naming the file when it cannot be read; Error naming the package when the detector is missing.
  * @category Faces
@@ -363,15 +411,22 @@ export interface FaceExpression extends FaceCrop {
 export async function recognizeExpressions(
   input: FaceImageInput,
   options: RecognizeOptions,
-): Promise<FaceExpression[]> {
+): Promise<RecognizedFaces> {
   if (!options || typeof options.model?.predict !== 'function') {
     throw new TypeError('recognizeExpressions: expected `options.model` to be a tfjs LayersModel.');
   }
   const pre = preprocessingOf(options.model);
-  const { faces } = await findFaceCrops(input, { ...options, size: options.size ?? pre.imageSize });
+  const { faces, notice } = await findFaceCrops(input, { ...options, size: options.size ?? pre.imageSize });
   const { probabilities, labels, classNames } = await classifyFaceCrops(
     options.model,
     faces.map((f) => f.crop),
   );
-  return faces.map((f, i) => ({ ...f, probabilities: probabilities[i]!, label: labels[i]!, classNames }));
+  const out: RecognizedFaces = faces.map((f, i) => ({
+    ...f,
+    probabilities: probabilities[i]!,
+    label: labels[i]!,
+    classNames,
+  }));
+  if (notice) out.notice = notice;
+  return out;
 }

@@ -123,6 +123,18 @@ export function presetName(options: ResNetCbamOptions): string | null {
  */
 export function getModelPreset(name: string): ModelPreset {
   const preset = presets.get(name) ?? (typeof name === 'string' ? parsePresetName(name) : null);
+  // `w64` spells out the default width; the network has one name, without it. Say which.
+  const spelled = typeof name === 'string' ? /^(resnet\d+)w64((?:-[a-z]+(?:-every)?)?)$/.exec(name) : null;
+  if (!preset && spelled && parsePresetName(`${spelled[1]}${spelled[2]}`)) {
+    throw new RangeError(
+      expected(
+        'getModelPreset',
+        'name',
+        `"${spelled[1]}${spelled[2]}" (64 is the default width, so a network of width 64 is named without "w64")`,
+        name,
+      ),
+    );
+  }
   if (!preset) {
     throw new RangeError(
       expected('getModelPreset', 'name', `one of ${listModels().join(', ')}, or ${PRESET_GRAMMAR}`, name),

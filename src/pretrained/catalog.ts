@@ -24,6 +24,11 @@ export interface PretrainedInfo {
   parameters: number;
   /** Bytes of `weights.bin` as shipped (float16). */
   weightBytes: number;
+  /**
+   * SHA-256 of `weights.bin` as shipped (64 hex digits): {@link loadPretrained} refuses weights that
+   * differ. Written by `scripts/pack-pretrained.ts` (`--digests` recomputes it from `models/`).
+   */
+  weightsSha256: string;
   /** Measured accuracies (fractions), each named for its split and protocol. */
   metrics: Readonly<Record<string, number>>;
   /** The command that trained it (from the repository root). */
@@ -47,6 +52,7 @@ export const PRETRAINED_MODELS: readonly PretrainedInfo[] = Object.freeze<Pretra
       "resnetCbam({ depth: 10, width: 16, placement: 'paper', inputShape: [44, 44, 1], numClasses: 7 })",
     parameters: 312028,
     weightBytes: 624056,
+    weightsSha256: '4092225d610d911808c059757a42a4c4bfaded6c5842f9dfa20f52d30bfed393',
     metrics: { publicTestTenCrop: 0.6670381721928114, publicTestSingleCrop: 0.6544998606854276 },
     command:
       'npx fer-cbam --backend wasm train --data fer2013.csv.gz --depth 10 --width 16 --placement paper --epochs 14 --batch-size 64 --seed 1 --out runs/fer2013 && npx fer-cbam --backend wasm --threads 1 train --data fer2013.csv.gz --init runs/fer2013/best --epochs 18 --batch-size 64 --lr 0.03 --seed 2 --out runs/fer2013-r2 && npx fer-cbam --backend wasm --threads 1 train --data fer2013.csv.gz --init runs/fer2013-r2/best --epochs 14 --batch-size 64 --lr 0.02 --seed 3 --out runs/fer2013-r3',
@@ -62,6 +68,7 @@ export const PRETRAINED_MODELS: readonly PretrainedInfo[] = Object.freeze<Pretra
       "replaceClassifier(fer2013 network, 8): resnetCbam({ depth: 10, width: 16, placement: 'paper' }) with an 8-way classifier",
     parameters: 312157,
     weightBytes: 624314,
+    weightsSha256: '51dc264a5b1ddc80709d91d46c49c479a595b97218b58383e5ce802299d532a6',
     metrics: { publicTestTenCrop: 0.8138987043580683, publicTestSingleCrop: 0.8071260306242638 },
     command:
       'npx tsx examples/train-ferplus.ts --backend wasm --threads 1 --init runs/fer2013-r2/best --epochs 3 --lr 0.02 --seed 1 --out runs/ferplus',
@@ -77,6 +84,7 @@ export const PRETRAINED_MODELS: readonly PretrainedInfo[] = Object.freeze<Pretra
       "replaceClassifier(fer2013 network, 7): resnetCbam({ depth: 10, width: 16, placement: 'paper' }) with a CK+ classifier",
     parameters: 312028,
     weightBytes: 624056,
+    weightsSha256: '6ce343d4eb44f579ede43da7c7cf0540c05999bc00784655c7892fc6850d4b12',
     metrics: { crossValidationMean: 0.9609532828282827, crossValidationStd: 0.03371736532708476 },
     command:
       'npx tsx examples/train-ckplus.ts --backend wasm --threads 1 --init runs/fer2013-r2/best --epochs 20 --lr 0.02 --seed 0 --save runs/ckplus --json runs/ckplus-cv.json',

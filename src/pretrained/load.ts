@@ -3,12 +3,15 @@
  * the installed package (offline), in browsers from a URL the application serves.
  * @module
  */
+import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { backendReady } from '../backends/ready';
 import { fileSystem } from '../io/file_handler';
 import { getPreprocessing } from '../models/preprocessing';
 import { isNode, nodePath, nodeRequire } from '../node_env';
 import '../models/resnet_cbam'; // registers the layer classes the saved topologies name
 import { PRETRAINED_MODELS, type PretrainedInfo, type PretrainedName } from './catalog';
+import { sha256Hex } from './sha256';
 
 /** Options of {@link loadPretrained}. @category Pretrained */
 export interface LoadPretrainedOptions {
@@ -35,6 +38,16 @@ export function listPretrained(): PretrainedInfo[] {
 /** Whether `name` names a shipped pretrained model. @category Pretrained */
 export function isPretrainedName(name: string): name is PretrainedName {
   return PRETRAINED_MODELS.some((m) => m.name === name);
+}
+
+/** The handler `tfl.loadLayersModel` would pick for `source`: the router's, else HTTP. */
+function loadHandler(source: string | tf.io.IOHandler, where: string): tf.io.IOHandler {
+  if (typeof source !== 'string') return source;
+  const handlers = tf.io.getLoadHandlers(source);
+  if (handlers.length > 1) {
+    throw new Error(`found ${handlers.length} load handlers for the URL ${where}; give an http(s) URL.`);
+  }
+  return handlers[0] ?? tf.io.http(source);
 }
 
 function info(name: string): PretrainedInfo {
@@ -73,7 +86,9 @@ export async function pretrainedModelPath(name: PretrainedName): Promise<string>
  * @param name `'fer2013'` (7 FER2013 classes, the default model), `'ferplus'` (8 FER+ classes) or
  *   `'ckplus'` (7 CK+ classes); {@link listPretrained} lists them with their cards.
  * @param options Where to load from; in Node the installed package, in browsers `url` is required.
- * @throws RangeError for an unknown name; Error naming the file or URL when it cannot be loaded.
+ * @throws RangeError for an unknown name; Error naming the file or URL when it cannot be loaded or its
+ *   weights differ from the shipped ones (SHA-256 of `weights.bin`, {@link PretrainedInfo.weightsSha256});
+ *   Error naming the missing step when no tfjs backend is registered.
  * @example
  * ```ts
  * import { loadPretrained, getPreprocessing, facesToInput, predictProbabilities } from 'fer-cbam';
@@ -88,7 +103,7 @@ export async function loadPretrained(
   options: LoadPretrainedOptions = {},
 ): Promise<tfl.LayersModel> {
   const card = info(name);
-  let source: string | ReturnType<typeof fileSystem>;
+  let source: string | tf.io.IOHandler;
   let where: string;
   if (options.url !== undefined) {
     if (typeof options.url !== 'string' || options.url.length === 0) {
@@ -106,12 +121,40 @@ export async function loadPretrained(
       `loadPretrained('${name}'): in a browser pass { url }: serve the package's models/${name}/ folder (model.json and weights.bin) and give the URL of its model.json.`,
     );
   }
-  let model: tfl.LayersModel;
+  const label = `loadPretrained('${name}')`;
+  // Before anything touches tensors: a backend still initialising (or none at all) would otherwise
+  // be reported as a problem of the model file.
+  await backendReady(label);
+  let artifacts: tf.io.ModelArtifacts;
   try {
-    model = await tfl.loadLayersModel(source);
+    const handler = loadHandler(source, where);
+    if (!handler.load) throw new Error('its IO handler cannot load.');
+    artifacts = await handler.load();
   } catch (error) {
     throw new Error(
-      `loadPretrained('${name}'): cannot load ${where}: ${error instanceof Error ? error.message : String(error)}`,
+      `${label}: cannot load ${where}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  // The weights must be the shipped ones: a damaged or edited copy (a flipped float16 NaN keeps the
+  // file's length) would load and predict NaN or nonsense.
+  const buffers = artifacts.weightData === undefined ? [] : [artifacts.weightData].flat();
+  const digest = sha256Hex(buffers.map((b) => new Uint8Array(b)));
+  if (digest !== card.weightsSha256) {
+    const weights = where.replace(/model\.json$/, 'weights.bin');
+    throw new Error(
+      `${label}: the weights of ${where} are not the shipped '${name}' model: their SHA-256 is ${digest}, the catalog's is ${card.weightsSha256}; ${
+        options.url === undefined
+          ? `${weights} was changed or damaged: reinstall fer-cbam (npm install fer-cbam)`
+          : `serve the package's models/${name}/ files unchanged`
+      } (a model of your own loads with tf.loadLayersModel).`,
+    );
+  }
+  let model: tfl.LayersModel;
+  try {
+    model = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
+  } catch (error) {
+    throw new Error(
+      `${label}: cannot load ${where}: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
   const pre = getPreprocessing(model);

@@ -90,6 +90,12 @@ export interface TrainingState {
   classNames: string[];
   /** Number and hash of the training (index, label) pairs, to refuse a resume on other data. */
   trainData: { count: number; hash: number };
+  /**
+   * Data-parallel gradient workers of the run: each batch is split into `workers + 1` parts whose
+   * BatchNorm statistics differ, so an exact resume needs the same count. Absent in checkpoints of
+   * versions before it was recorded.
+   */
+  workers?: number;
   /** Running sums of the epoch in progress (so a mid-epoch resume logs the same numbers). */
   partial: { lossSum: number; correct: number; seen: number; seconds: number };
   /** Best validation result so far. */
@@ -259,19 +265,9 @@ function concatFloat32(arrays: Float32Array[]): Uint8Array {
 export async function loadCheckpoint(dir: string): Promise<Checkpoint | null> {
   const fs = await nodeFs('loadCheckpoint');
   const p = await nodePath('loadCheckpoint');
-  const pointer = await readPointer(dir);
-  if (pointer === null) return null;
-  const path = p.join(dir, pointer.latest);
-  const stateFile = p.join(path, 'state.json');
-  let state: TrainingState;
-  try {
-    state = JSON.parse(await fs.readFile(stateFile, 'utf8')) as TrainingState;
-  } catch (error) {
-    throw new Error(`loadCheckpoint: cannot read "${stateFile}": ${messageOf(error)}`, { cause: error });
-  }
-  if (state.format !== 'fer-cbam-training-state') {
-    throw new Error(`loadCheckpoint: "${stateFile}" is not a fer-cbam training state.`);
-  }
+  const found = await readCheckpointState(dir);
+  if (found === null) return null;
+  const { path, state } = found;
   const artifacts = await fileSystem(path).load();
   const specs = artifacts.weightSpecs ?? [];
   const named = tf.io.decodeWeights(artifacts.weightData ?? new ArrayBuffer(0), specs);
@@ -306,6 +302,40 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint | null> {
     weightNames,
     optimizer: { options: state.optimizer.options, iterations: state.optimizer.iterations, velocities },
   };
+}
+
+/**
+ * The latest checkpoint's directory and training state, without its weights: what a command line
+ * checks before it resumes (the `workers` and the network the run was started with).
+ * @param dir The run directory.
+ * @returns `null` if `dir` holds no checkpoint (no `checkpoint.json`).
+ * @throws Error quoting the path if the pointer or `state.json` is unreadable.
+ * @example
+ * ```ts
+ * const found = await readCheckpointState('runs/fer2013');
+ * if (found) console.log(found.path, found.state.workers);
+ * ```
+ * @category Training
+ */
+export async function readCheckpointState(
+  dir: string,
+): Promise<{ path: string; state: TrainingState } | null> {
+  const fs = await nodeFs('loadCheckpoint');
+  const p = await nodePath('loadCheckpoint');
+  const pointer = await readPointer(dir);
+  if (pointer === null) return null;
+  const path = p.join(dir, pointer.latest);
+  const stateFile = p.join(path, 'state.json');
+  let state: TrainingState;
+  try {
+    state = JSON.parse(await fs.readFile(stateFile, 'utf8')) as TrainingState;
+  } catch (error) {
+    throw new Error(`loadCheckpoint: cannot read "${stateFile}": ${messageOf(error)}`, { cause: error });
+  }
+  if (state.format !== 'fer-cbam-training-state') {
+    throw new Error(`loadCheckpoint: "${stateFile}" is not a fer-cbam training state.`);
+  }
+  return { path, state };
 }
 
 /**
@@ -470,6 +500,8 @@ export interface RunSettings {
   classNames: string[];
   /** {@link trainDataFingerprint} of the training images. */
   trainData: { count: number; hash: number };
+  /** Data-parallel gradient workers. */
+  workers: number;
 }
 
 /**
@@ -526,6 +558,7 @@ export function newTrainingState(run: RunSettings, normalization: Normalization)
     augment: run.augment,
     classNames: run.classNames,
     trainData: run.trainData,
+    workers: run.workers,
     partial: { lossSum: 0, correct: 0, seen: 0, seconds: 0 },
     best: null,
     history: [],
@@ -616,6 +649,13 @@ function checkResumable(checkpoint: Checkpoint, run: RunSettings): void {
   mismatch('optimizer options', run.optimizer, s.optimizer.options);
   mismatch('classNames', run.classNames, s.classNames);
   mismatch('data.train (its selected images and labels)', run.trainData, s.trainData);
+  // Each worker's part of a batch has its own BatchNorm statistics: another count is another run.
+  if (s.workers !== undefined) mismatch('workers', run.workers, s.workers);
+  else {
+    console.warn(
+      `train: the checkpoint in "${checkpoint.path}" does not record \`workers\` (written by an older version); the resume is exact only with the value the run was started with.`,
+    );
+  }
   // Cosine and one-cycle are shaped by the run's length: changing it would change every rate.
   if (run.schedule.type === 'cosine' || run.schedule.type === 'onecycle')
     mismatch('epochs', run.epochs, s.epochs);

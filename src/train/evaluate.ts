@@ -4,6 +4,7 @@ import { iterateBatches } from '../data/batches';
 import type { FaceDataset } from '../data/dataset';
 import type { Normalization } from '../data/stats';
 import { checkNonNegativeInteger, checkPositiveInteger, expected } from '../errors';
+import { nonFiniteOutput } from '../models/finite';
 import type { GradientWorkers } from './data_parallel';
 import { batchProbabilities } from './gradients';
 import { detectOutputKind, type OutputKind, softmaxCrossEntropy } from './loss';
@@ -120,15 +121,23 @@ export async function predictDataset(
     const { scores, kind } = options.workers
       ? await options.workers.batchProbabilities(model, xs, forward)
       : batchProbabilities(model, xs, forward);
-    const [predicted, loss] = tf.tidy(() => {
+    const [predicted, loss, total] = tf.tidy(() => {
       const loss = tf.mul(softmaxCrossEntropy(ys, scores, kind), xs.shape[0]);
-      return [tf.argMax(scores, -1), loss];
+      return [tf.argMax(scores, -1), loss, tf.sum(scores)];
     });
     scores.dispose();
-    const [p, l] = await Promise.all([predicted.data(), loss.data()]);
+    const [p, l, sum] = await Promise.all([predicted.data(), loss.data(), total.data()]);
     predicted.dispose();
     loss.dispose();
+    total.dispose();
     const n = xs.shape[0];
+    // The sum is NaN or infinite iff a score is: argMax of NaNs is class 0, which would be counted
+    // as a prediction and give a plausible-looking accuracy.
+    if (!Number.isFinite(sum[0]!)) {
+      xs.dispose();
+      ys.dispose();
+      throw nonFiniteOutput(model, 'evaluate', `images ${done + 1}-${done + n}`, sum[0]!);
+    }
     for (let i = 0; i < n; i++) {
       predictions[done + i] = p[i];
       labels[done + i] = dataset.labels[batch.indices[i]];

@@ -7,6 +7,7 @@ export {
   type EpochLog,
   loadCheckpoint,
   readBestModelInfo,
+  readCheckpointState,
   readTrainingLog,
   restoreModelWeights,
   saveBestModel,

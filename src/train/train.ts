@@ -46,6 +46,13 @@ export interface TrainResult {
   best: { monitor: string; value: number; epoch: number } | null;
   /** Epochs completed. */
   epochsCompleted: number;
+  /**
+   * Batches done in the epoch in progress when the run stopped (0 when it ended at an epoch's end):
+   * a run stopped in epoch 2 after 37 batches has `epochsCompleted` 1 and `batch` 37.
+   */
+  batch: number;
+  /** Batches per epoch. */
+  stepsPerEpoch: number;
   /** Whether training stopped early (abort signal or `control.stop()`). */
   stopped: boolean;
   /** Optimizer steps taken in the whole run. */
@@ -124,6 +131,7 @@ export async function train(
     augment: o.augment,
     classNames: o.classNames,
     trainData,
+    workers: o.workers,
   };
 
   // Every option is checked: from here on the run directory is touched. Lock it first, so that two
@@ -249,6 +257,8 @@ async function trainLocked(
     history: st.history.slice(),
     best: st.best,
     epochsCompleted: st.epoch,
+    batch: st.batch,
+    stepsPerEpoch,
     stopped,
     globalStep: st.globalStep,
     normalization: st.normalization,

@@ -62,6 +62,16 @@ beforeAll(async () => {
   mkdirSync(at('faces_bad/dark'), { recursive: true });
   writeFileSync(at('faces_bad/dark/notes.png'), 'plain text');
   writeFileSync(at('bad.csv'), 'emotion,pixels,Usage\n0,1 2 3,Training\n');
+  // Issue 31: a picture for predict, a model with a NaN weight (file length kept) and a model whose
+  // finite weights overflow to an infinite output.
+  await squareFace(at('pic.png'));
+  const nan = readFileSync(at('model/weights.bin'));
+  nan.writeFloatLE(Number.NaN, 0);
+  writeFileSync(join(variant('nan_weights'), 'weights.bin'), nan);
+  const overflow = brightnessModel(16);
+  const dense = overflow.layers.at(-1)!;
+  dense.setWeights([tf.fill([1, 2], 3e38), tf.fill([2], 3e38)]);
+  await saveModel(overflow, at('overflow'), PRE);
   writeFileSync(
     at('public_only.csv'),
     `emotion,pixels,Usage\n0,${Array(2304).fill(7).join(' ')},PublicTest\n`,
@@ -408,11 +418,137 @@ const cases: Case[] = [
     says: /holds no training images \(no rows with Usage Training\)/,
     names: () => at('public_only.csv'),
   },
+  // Issue 31: advice, outputs and models of predict, attention and train.
+  {
+    name: '--arch resnet10w64 (the default width spelled out)',
+    args: () => train('--arch', 'resnet10w64'),
+    says: /--arch: expected "resnet10" \(64 is the default width, so a network of width 64 is named without "w64"\), but got "resnet10w64"/,
+    names: () => '--arch',
+  },
+  {
+    name: '--model FER2013 (a pretrained name in capitals)',
+    args: () => ['predict', '--model', 'FER2013', at('pic.png')],
+    says: /--model: no such file or directory: "FER2013"; the pretrained model is named "fer2013" \(lower case\)/,
+    names: () => 'FER2013',
+  },
+  {
+    name: '--model naming nothing lists the pretrained names',
+    args: () => ['eval', '--model', at('no such model'), '--data', at('faces')],
+    says: /no such file or directory: .*; give a saved model's directory or a pretrained name: fer2013, ferplus, ckplus/,
+    names: () => at('no such model'),
+  },
+  {
+    name: 'attention --scale 0 (parsed before any work)',
+    args: () => ['attention', '--model', model, at('pic.png'), '--scale', '0', '--out', at('att_out')],
+    says: /--scale: expected a positive integer, but got "0"/,
+    names: () => '--scale',
+  },
+  {
+    name: 'predict --annotate over its own input',
+    args: () => ['predict', '--model', model, at('pic.png'), '--detect', 'off', '--annotate', at('pic.png')],
+    says: /--annotate: ".*" is one of the input pictures; writing there would replace it: give another file name or folder/,
+    names: () => at('pic.png'),
+  },
+  {
+    name: 'predict --annotate over an input spelled another way',
+    args: () => [
+      'predict',
+      '--model',
+      model,
+      at('faces/dark/a.png'),
+      '--detect',
+      'off',
+      '--annotate',
+      at('faces/dark/../dark/a.png'),
+    ],
+    says: /is one of the input pictures; writing there would replace it/,
+    names: () => '--annotate',
+  },
+  {
+    name: 'predict --annotate one file for two pictures',
+    args: () => [
+      'predict',
+      '--model',
+      model,
+      at('pic.png'),
+      at('faces/dark/a.png'),
+      '--annotate',
+      at('o.png'),
+    ],
+    says: /names one file, but there are 2 pictures; give a folder instead \(it gets <name>_annotated\.png per picture\)/,
+    names: () => at('o.png'),
+  },
+  {
+    name: 'predict --annotate into a folder that does not exist (before the work)',
+    args: () => ['predict', '--model', model, at('pic.png'), '--annotate', at('nodir/sub/out.png')],
+    says: /--annotate: the folder of ".*out\.png" does not exist/,
+    names: () => at('nodir/sub'),
+  },
+  {
+    name: 'predict --annotate folder that is an existing file',
+    args: () => ['predict', '--model', model, at('pic.png'), '--annotate', at('a_file.txt')],
+    says: /--annotate: expected a directory, but ".*" is a file/,
+    names: () => at('a_file.txt'),
+  },
+  {
+    name: 'predict --annotate in a format it does not write',
+    args: () => ['predict', '--model', model, at('pic.png'), '--annotate', at('out.gif')],
+    says: /names a \.gif file, but annotated pictures are written as \.png, \.jpg or \.webp; name it so, or give a folder/,
+    names: () => at('out.gif'),
+  },
+  {
+    name: 'predict --heatmap that is a file',
+    args: () => ['predict', '--model', model, at('pic.png'), '--heatmap', at('a_file.txt')],
+    says: /--heatmap: expected a directory, but ".*" is a file/,
+    names: () => at('a_file.txt'),
+  },
+  {
+    name: 'attention --out that is a file',
+    args: () => ['attention', '--model', model, at('pic.png'), '--out', at('a_file.txt')],
+    says: /--out: expected a directory, but ".*" is a file/,
+    names: () => at('a_file.txt'),
+  },
+  {
+    name: 'eval with a model whose weights hold NaN (file length kept)',
+    args: () => ['eval', '--model', at('nan_weights'), '--data', at('faces')],
+    says: /holds 1 NaN or infinite values \(of 2\), so every prediction would be NaN: .*use an intact copy/,
+    names: () => at('nan_weights/model.json'),
+  },
+  {
+    name: 'predict with a model whose weights hold NaN',
+    args: () => ['predict', '--model', at('nan_weights'), at('pic.png'), '--detect', 'off'],
+    says: /holds 1 NaN or infinite values/,
+    names: () => at('nan_weights/model.json'),
+  },
+  {
+    name: 'predict with a model whose output is not finite',
+    args: () => ['predict', '--model', at('overflow'), at('pic.png'), '--detect', 'off'],
+    says: /--model ".*": classifyFaceCrops: the output of the model ".*" is not finite \(NaN for input 1\).*check the model file/,
+    names: () => at('overflow'),
+  },
+  {
+    name: 'eval with a model whose output is not finite (no accuracy from NaN scores)',
+    args: () => ['eval', '--model', at('overflow'), '--data', at('faces')],
+    says: /--model ".*": evaluate: the output of the model ".*" is not finite \(NaN for images 1-2\)/,
+    names: () => at('overflow'),
+  },
+  {
+    name: 'train --init a model without preprocessing: advice without flags train lacks',
+    args: () => train('--init', at('no_preprocessing')),
+    says: /stores no preprocessing .* store it with setPreprocessing\(model, \{ imageSize, cropSize, normalization, classNames \}\) from fer-cbam before saving\.$/,
+    names: () => at('no_preprocessing/model.json'),
+  },
+  {
+    name: 'predict with a model without preprocessing: the flags it names exist',
+    args: () => ['predict', '--model', at('no_preprocessing'), at('pic.png'), '--image-size', '16'],
+    says: /\(missing: --normalization <mean>,<std>\)/,
+    names: () => at('no_preprocessing/model.json'),
+  },
 ];
 
 describe('bad input corpus: CLI arguments and model files', () => {
-  it('has at least 40 cases', () => {
-    expect(cases.length).toBeGreaterThanOrEqual(40);
+  it('has at least 60 cases', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(60);
   });
 
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_, c) => {

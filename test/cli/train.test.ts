@@ -176,3 +176,126 @@ describe('fer-cbam train', () => {
     expect(Math.max(...a.map((v, i) => Math.abs(v - other[i]!)))).toBeGreaterThan(1e-3);
   }, 120_000);
 });
+
+describe('fer-cbam train --resume (issue 31, items 6, 7 and 14)', () => {
+  // A constant rate, so that the resume may raise --epochs (one-cycle is shaped by the epoch count).
+  const small = [
+    '--epochs',
+    '1',
+    '--batch-size',
+    '4',
+    '--crop',
+    '40',
+    '--limit',
+    '4',
+    '--schedule',
+    'constant',
+  ];
+
+  it('reads the architecture from the checkpoint, refuses other flags, and records --workers', async () => {
+    const out = at('resume-arch');
+    const first = await cli(
+      'train',
+      '--data',
+      at('train'),
+      '--out',
+      out,
+      '--depth',
+      '10',
+      '--width',
+      '8',
+      ...small,
+    );
+    expect(first.status, first.err).toBe(0);
+    const pointer = JSON.parse(readFileSync(join(out, 'checkpoint.json'), 'utf8'));
+    const state = JSON.parse(readFileSync(join(out, pointer.latest, 'state.json'), 'utf8'));
+    expect(state.workers).toBe(0);
+    const params = (await tfl.loadLayersModel(`file://${join(out, 'last', 'model.json')}`)).countParams();
+    // No architecture flags: the checkpoint's ResNet-10 of width 8, not the default resnet18-cbam.
+    const more = [
+      '--epochs',
+      '2',
+      '--batch-size',
+      '4',
+      '--crop',
+      '40',
+      '--limit',
+      '4',
+      '--schedule',
+      'constant',
+    ];
+    const other = await cli(
+      'train',
+      '--data',
+      at('train'),
+      '--out',
+      out,
+      '--resume',
+      '--width',
+      '4',
+      ...more,
+    );
+    expect(other.status).toBe(1);
+    expect(other.err).toMatch(
+      /--width: the checkpoint in ".*" is another network .*; --resume reads the architecture from the checkpoint: drop --width/,
+    );
+    const workers = await cli(
+      'train',
+      '--data',
+      at('train'),
+      '--out',
+      out,
+      '--resume',
+      '--workers',
+      '1',
+      ...more,
+    );
+    expect(workers.status).toBe(1);
+    expect(workers.err).toMatch(
+      /fer-cbam: --workers: the run in ".*" was trained with --workers 0, and an exact resume needs the same .*: resume with --workers 0\.\n$/,
+    );
+    const resumed = await cli('train', '--data', at('train'), '--out', out, '--resume', ...more);
+    expect(resumed.status, resumed.err).toBe(0);
+    expect(resumed.err).toMatch(/\(from the checkpoint .*epoch-0001/);
+    expect(readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+    // The resumed run is the checkpoint's ResNet-10 of width 8, not the default resnet18-cbam.
+    const last = await tfl.loadLayersModel(`file://${join(out, 'last', 'model.json')}`);
+    expect(last.countParams()).toBe(params);
+  }, 480_000);
+
+  it('Ctrl-C in epoch 2 says where it stopped and exits 130', async () => {
+    const out = at('interrupted');
+    // The first checkpoint appears after epoch 1; the SIGINT then lands in epoch 2 (3 batches of 2).
+    const poll = setInterval(() => {
+      if (existsSync(join(out, 'checkpoint.json'))) {
+        clearInterval(poll);
+        process.emit('SIGINT');
+      }
+    }, 5);
+    const run = await cli(
+      'train',
+      '--data',
+      at('train'),
+      '--out',
+      out,
+      '--depth',
+      '10',
+      '--width',
+      '4',
+      '--epochs',
+      '3',
+      '--batch-size',
+      '2',
+      '--crop',
+      '40',
+    ).finally(() => clearInterval(poll));
+    expect(run.status, run.err).toBe(130);
+    const epochs = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').length;
+    expect(run.err).toMatch(
+      new RegExp(
+        `fer-cbam: train: stopped (in epoch ${epochs + 1} of 3, after batch [12] of 3|after epoch ${epochs} of 3), with a checkpoint there; resume with --resume --out .*interrupted\\n$`,
+      ),
+    );
+    expect(run.err).not.toMatch(/stopped after epoch 1;/);
+  }, 240_000);
+});

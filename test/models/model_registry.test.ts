@@ -98,8 +98,13 @@ describe('model registry', () => {
     }
     expect(presetName({ blocks: [1, 1] })).toBeNull();
     expect(presetName({ depth: 18, placement: { afterStem: true } })).toBeNull();
-    // One name per network: the default width is never spelt out; unknown parts are refused.
-    for (const bad of ['resnet18w64-cbam', 'resnet10w0', 'resnet10-foo', 'resnet11w16', 'resnet10-every']) {
+    // One name per network: the default width is never spelt out (the error gives the name to use,
+    // issue 31); unknown parts are refused.
+    expect(() => getModelPreset('resnet18w64-cbam')).toThrow(
+      /expected `name` to be "resnet18-cbam" \(64 is the default width, so a network of width 64 is named without "w64"\), but got "resnet18w64-cbam"/,
+    );
+    expect(() => getModelPreset('resnet34w64-se-every')).toThrow(/to be "resnet34-se-every"/);
+    for (const bad of ['resnet10w0', 'resnet10-foo', 'resnet11w16', 'resnet10-every', 'resnet11w64']) {
       expect(() => getModelPreset(bad)).toThrow(/or resnet<depth>\[w<width>\]\[-<attention>\[-every\]\]/);
     }
   });

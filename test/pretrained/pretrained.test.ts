@@ -1,8 +1,11 @@
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import { catalogNames, rewriteCatalog } from '../../scripts/catalog-digests';
 import {
   facesToInput,
   getPreprocessing,
@@ -14,6 +17,7 @@ import {
   pretrainedModelPath,
   usageIndices,
 } from '../../src/index';
+import { sha256Hex } from '../../src/pretrained/sha256';
 
 const FER2013 = resolve(__dirname, '../../../shared/data/fer2013/fer2013.csv.gz');
 const models = listPretrained();
@@ -87,6 +91,66 @@ describe('listPretrained / loadPretrained', () => {
   it('reports an unreachable URL with the URL', async () => {
     await expect(loadPretrained('fer2013', { url: 'file:///nonexistent/dir/' })).rejects.toThrow(
       /\/nonexistent\/dir\/model\.json/,
+    );
+  });
+});
+
+describe('shipped weights are checked against the catalog (issue 31, item 3)', () => {
+  it.each(models.map((m) => [m.name, m] as const))(
+    "%s: the catalog's SHA-256 and size are the shipped weights.bin's",
+    async (name, card) => {
+      const bytes = await readFile(resolve(__dirname, '../../models', name, 'weights.bin'));
+      const digest = createHash('sha256').update(bytes).digest('hex');
+      expect(
+        { sha256: card.weightsSha256, bytes: card.weightBytes },
+        `models/${name}/weights.bin changed: run \`npx tsx scripts/catalog-digests.ts ${name}\``,
+      ).toEqual({ sha256: digest, bytes: bytes.length });
+    },
+  );
+
+  it('refuses a copy with one float16 weight set to NaN (same length), naming the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fer-cbam tampered '));
+    try {
+      const from = resolve(__dirname, '../../models/fer2013');
+      copyFileSync(join(from, 'model.json'), join(dir, 'model.json'));
+      const weights = readFileSync(join(from, 'weights.bin'));
+      weights.writeUInt16LE(0x7e00, 1000); // float16 NaN
+      writeFileSync(join(dir, 'weights.bin'), weights);
+      await expect(loadPretrained('fer2013', { url: `file://${dir}/model.json` })).rejects.toThrow(
+        new RegExp(
+          `loadPretrained\\('fer2013'\\): the weights of file://${dir}/model\\.json are not the shipped 'fer2013' model: their SHA-256 is [0-9a-f]{64}, the catalog's is ${models[0]!.weightsSha256}; serve the package's models/fer2013/ files unchanged`,
+        ),
+      );
+      // The intact copy loads from the same place.
+      copyFileSync(join(from, 'weights.bin'), join(dir, 'weights.bin'));
+      const model = await loadPretrained('fer2013', { url: `file://${dir}/model.json` });
+      expect(model.outputs[0]!.shape).toEqual([null, 7]);
+      model.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('sha256Hex agrees with node:crypto across block boundaries and split buffers', () => {
+    for (const n of [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000]) {
+      const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 31 + 7) & 255);
+      const want = createHash('sha256').update(bytes).digest('hex');
+      expect(sha256Hex(bytes), `${n} bytes`).toBe(want);
+      expect(sha256Hex([bytes.subarray(0, n >> 1), bytes.subarray(n >> 1)]), `${n} bytes in two`).toBe(want);
+    }
+  });
+
+  it('the digest script rewrites one entry of the catalog and nothing else', async () => {
+    const source = await readFile(resolve(__dirname, '../../src/pretrained/catalog.ts'), 'utf8');
+    expect(catalogNames(source)).toEqual(models.map((m) => m.name));
+    const next = rewriteCatalog(source, 'ferplus', { bytes: 12, sha256: 'ab'.repeat(32) });
+    const changed = next.split('\n').filter((line, i) => line !== source.split('\n')[i]);
+    expect(changed).toEqual(['    weightBytes: 12,', `    weightsSha256: '${'ab'.repeat(32)}',`]);
+    expect(
+      rewriteCatalog(next, 'ferplus', { bytes: models[1]!.weightBytes, sha256: models[1]!.weightsSha256 }),
+    ).toBe(source);
+    expect(() => rewriteCatalog(source, 'imagenet', { bytes: 1, sha256: '' })).toThrow(
+      /no entry named 'imagenet'/,
     );
   });
 });

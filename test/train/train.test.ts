@@ -280,6 +280,12 @@ describe('train', () => {
     await expect(
       train(model, { train: trainSet }, { ...base, seed: 4, epochs: 2, checkpointDir: dir, resume: true }),
     ).rejects.toThrow(/`seed` to be 3 to resume the checkpoint/);
+    // The workers count shapes each batch's BatchNorm statistics: recorded, and another is refused.
+    const pointer = JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8'));
+    expect(JSON.parse(await readFile(join(dir, pointer.latest, 'state.json'), 'utf8')).workers).toBe(0);
+    await expect(
+      train(model, { train: trainSet }, { ...base, workers: 1, epochs: 2, checkpointDir: dir, resume: true }),
+    ).rejects.toThrow(/`workers` to be 0 to resume the checkpoint/);
     await expect(
       train(
         model,

@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import type { FaceDataset, Fer2013Usage } from '../../data/dataset';
 import { parseClassMap, remapClasses } from '../../data/remap';
 import { subsetDataset, usageIndices } from '../../data/stats';
+import { NonFiniteModelError } from '../../models/finite';
+import { DEFAULT_PRETRAINED } from '../../pretrained/catalog';
 import { confusionMatrixPng } from '../../train/confusion_png';
 import { evaluate } from '../../train/evaluate';
 import { formatClassificationReport, formatConfusionMatrix } from '../../train/metrics';
@@ -111,7 +113,17 @@ export function registerEval(program: Command): void {
       normalization: preprocessing.normalization,
       workers: opts.workers,
       onProgress: (done) => bar.update(done),
-    }).finally(() => bar.stop());
+    })
+      .catch((error: unknown) => {
+        // A model that outputs NaN is the --model's fault: name it as the user did.
+        if (error instanceof NonFiniteModelError) {
+          throw new CliError(
+            `--model ${opts.model === undefined ? `(the default, ${DEFAULT_PRETRAINED})` : `"${opts.model}"`}: ${error.message}`,
+          );
+        }
+        throw error;
+      })
+      .finally(() => bar.stop());
     process.stdout.write(`${formatConfusionMatrix(report.confusionMatrix, data.classNames)}\n\n`);
     process.stdout.write(`${formatClassificationReport(report)}\n`);
     process.stdout.write(

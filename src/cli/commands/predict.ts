@@ -1,9 +1,11 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { basename, dirname, extname, join, resolve, sep } from 'node:path';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { basename, extname, join, resolve, sep } from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Command } from 'commander';
-import { isImageFile, loadGrayImage } from '../../data/image_io';
+import { BackendMemoryError } from '../../backends/memory';
+import { resizeGray, rgbToGray } from '../../data/gray';
+import { IMAGE_EXTENSIONS, importSharp, isImageFile } from '../../data/image_io';
 import { annotateImage } from '../../faces/annotate';
 import { loadFaceDetector } from '../../faces/blazeface';
 import {
@@ -16,27 +18,49 @@ import {
 } from '../../faces/recognize';
 import type { FaceDetector } from '../../faces/types';
 import { writeFileAtomic } from '../../io/atomic';
+import { NonFiniteModelError } from '../../models/finite';
 import { facesToInput } from '../../models/predict';
 import type { Preprocessing } from '../../models/preprocessing';
+import { DEFAULT_PRETRAINED } from '../../pretrained/catalog';
+import { isVideoPath, VIDEO_EXTENSIONS } from '../../video/ffmpeg';
+import { TRACKER_DEFAULTS } from '../../video/tracker';
 import { explainFaces } from '../../visualize/heatmaps';
 import { encodePng } from '../../visualize/png';
-import { CliError, intOption, loadModel, numberOption, selectBackend } from '../common';
+import {
+  addPreprocessingOptions,
+  CliError,
+  checkOutputDir,
+  checkOutputFile,
+  intOption,
+  loadModel,
+  numberOption,
+  preprocessingOverrides,
+  selectBackend,
+} from '../common';
 import { startProgress } from '../progress';
+import { predictVideo } from './predict_video';
 
 /**
  * The image files named on the command line: files as given, folders expanded to the image files
- * inside them (recursively, sorted). A missing path is returned as is, so it is reported as failed.
+ * inside them (recursively, sorted). Inside folders the rule of the training loaders applies
+ * (`isImageFile`): hidden entries (`._photo.png`, `.thumbnails/`) and files of other formats are
+ * skipped, and so is anything that is not a regular file (a FIFO would block the decoder forever);
+ * symbolic links count as what they point to. Skipped entries are added to `skipped`, for a notice.
+ * A missing path is returned as is, so it is reported as failed.
  * @internal
  */
-export function expandInputs(inputs: string[]): string[] {
+export function expandInputs(inputs: string[], skipped: string[] = []): string[] {
   const out: string[] = [];
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
       a.name.localeCompare(b.name),
     )) {
       const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (isImageFile(entry.name)) out.push(path);
+      const target = entry.isSymbolicLink() ? statSync(path, { throwIfNoEntry: false }) : entry;
+      if (entry.name.startsWith('.')) skipped.push(path);
+      else if (target?.isDirectory()) walk(path);
+      else if (target?.isFile() && isImageFile(entry.name)) out.push(path);
+      else skipped.push(path);
     }
   };
   for (const input of inputs) {
@@ -44,6 +68,12 @@ export function expandInputs(inputs: string[]): string[] {
     else out.push(input);
   }
   return out;
+}
+
+/** The notice for entries of folders that were not read. @internal */
+export function skippedNotice(command: string, skipped: string[]): string {
+  const shown = skipped.slice(0, 5).map((f) => `"${f}"`);
+  return `fer-cbam: ${command}: skipped ${skipped.length} ${skipped.length === 1 ? 'entry' : 'entries'} of the given folders that ${skipped.length === 1 ? 'is' : 'are'} hidden, not a regular file, or not an image it reads (${IMAGE_EXTENSIONS.join(' ')}; convert others, such as BMP, to PNG): ${shown.join(', ')}${skipped.length > 5 ? ', ...' : ''}\n`;
 }
 
 /**
@@ -104,7 +134,9 @@ function addFaceOptions(cmd: Command): Command {
   return cmd
     .option(
       '--detect <mode>',
-      `find faces first: auto (skip for pictures that already are small face crops), on, off (${DETECT_MODES.join('|')})`,
+      'find faces first: auto (a picture of at most 128 px, nearly square, is taken as a face crop; any ' +
+        'other is searched, faces that fill it included), on, or off (the picture is one face crop: ' +
+        `use it for crops auto does not find a face in) (${DETECT_MODES.join('|')})`,
       'auto',
     )
     .option('--min-score <p>', 'drop detections below this confidence', numberOption('--min-score'), 0.6)
@@ -159,6 +191,11 @@ async function facesOf(
   pre: Preprocessing,
   detector: () => Promise<FaceDetector>,
 ): Promise<FaceCrops> {
+  // A FIFO, socket or device would block the decoder forever (no error, no output): refuse it.
+  const stat = statSync(file, { throwIfNoEntry: false });
+  if (stat && !stat.isFile() && !stat.isDirectory()) {
+    throw new Error(`${file}: not a regular file (a FIFO, socket or device); give an image file.`);
+  }
   const found = await findFaceCrops(file, {
     detect: o.detect,
     size: pre.imageSize,
@@ -168,7 +205,14 @@ async function facesOf(
     detector: lazyProxy(detector), // loaded only when a picture needs detection
   });
   if (found.mode === 'whole' && !o.centerCrop) {
-    found.faces[0]!.crop = await loadGrayImage(file, { size: pre.imageSize, fit: 'fill' });
+    // The whole picture stretched, from the same decoded pixels, gray conversion and sampler as
+    // the centre crop and the folder loaders (not a second decode with other ones).
+    const { image } = found.image;
+    found.faces[0]!.crop = resizeGray(
+      { data: rgbToGray(image), width: image.width, height: image.height },
+      pre.imageSize,
+      'fill',
+    );
   }
   return found;
 }
@@ -203,48 +247,271 @@ interface FileResult {
   mode?: 'detected' | 'whole';
   faces?: (FaceCrop & { label: string; probabilities: number[] })[];
   error?: string;
+  warning?: string;
+  /** Why no face was found and what to try (findFaceCrops' notice). */
+  notice?: string;
+}
+
+/** The line printed for a picture without a face: its size and the options that would help. */
+function noFaceLine(file: string, width?: number, height?: number): string {
+  return (
+    `${file}: no face found (${width}x${height}; if it already is a face crop use --detect off, ` +
+    'for small faces in a big photo --tiles 2 or --min-score 0.4)\n'
+  );
+}
+
+/** Image extensions `--annotate` writes a single file in, and the sharp format of each. */
+const ANNOTATE_FORMATS: Record<string, 'png' | 'jpeg' | 'webp'> = {
+  '.png': 'png',
+  '.jpg': 'jpeg',
+  '.jpeg': 'jpeg',
+  '.webp': 'webp',
+};
+
+/** What `--annotate <path>` means: a file for one picture (by its extension), else a folder. @internal */
+export type AnnotateTarget =
+  | { kind: 'file'; path: string; format: 'png' | 'jpeg' | 'webp' }
+  | { kind: 'dir'; path: string };
+
+/**
+ * Resolves and checks `--annotate` before any work: a path ending in .png, .jpg, .jpeg or .webp is
+ * one file (its folder must exist) and needs exactly one picture; any other path is a folder (made
+ * if missing) that gets `<name>_annotated.png` per picture. @internal
+ */
+export function annotateTarget(path: string, pictures: number): AnnotateTarget {
+  const ext = extname(path).toLowerCase();
+  const format = ANNOTATE_FORMATS[ext];
+  if (format === undefined && IMAGE_EXTENSIONS.includes(ext)) {
+    throw new CliError(
+      `--annotate: "${path}" names a ${ext} file, but annotated pictures are written as .png, .jpg or .webp; name it so, or give a folder.`,
+    );
+  }
+  if (format === undefined) {
+    checkOutputDir(path, '--annotate');
+    return { kind: 'dir', path };
+  }
+  if (pictures > 1) {
+    throw new CliError(
+      `--annotate: "${path}" names one file, but there are ${pictures} pictures; give a folder instead (it gets <name>_annotated.png per picture).`,
+    );
+  }
+  checkOutputFile(path, '--annotate');
+  return { kind: 'file', path, format };
+}
+
+/**
+ * A check that an output path is none of the input pictures (by real path, so `./a.png`, `a.png`
+ * and a link to it are one file): writing there would replace a photo with its annotated copy.
+ * @internal
+ */
+export function inputGuard(files: string[]): (out: string, arg: string) => void {
+  const real = (path: string) => {
+    try {
+      return realpathSync(path);
+    } catch {
+      return resolve(path);
+    }
+  };
+  const inputs = new Set(files.map(real));
+  return (out, arg) => {
+    if (inputs.has(real(out))) {
+      throw new CliError(
+        `${arg}: "${out}" is one of the input pictures; writing there would replace it: give another ${arg === '--annotate' ? 'file name or folder' : 'folder'}.`,
+      );
+    }
+  };
+}
+
+/** Makes an output folder, naming the option when that fails (a file in the way, no permission). */
+async function makeOutputDir(path: string, arg: string): Promise<void> {
+  try {
+    await mkdir(path, { recursive: true });
+  } catch (error) {
+    throw new CliError(`${arg}: cannot create the folder "${path}": ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The message of a picture that failed, in the CLI's terms; a failure of the wasm backend itself
+ * (after which every later tensor fails too) becomes a CliError that stops the command.
+ */
+function pictureFailure(file: string, e: unknown, o: FaceOptions): string {
+  if (e instanceof BackendMemoryError) return e.message.replace('`maxSide`', '--max-side');
+  if (e instanceof WebAssembly.RuntimeError) {
+    throw new CliError(
+      `the wasm backend failed on "${file}" (${e.message}) and cannot go on; lower --max-side (now ${o.maxSide}) or use --backend cpu.`,
+    );
+  }
+  return (e as Error).message;
+}
+
+/** A picture upscaled this much or more is too small for an expression worth reporting. */
+const MAX_UPSCALE = 2;
+
+/** The warning for a picture taken whole that is much smaller than the model's input. */
+function smallPictureWarning(r: FileResult, pre: Preprocessing): string | undefined {
+  const side = Math.min(r.width ?? 0, r.height ?? 0);
+  if (r.mode !== 'whole' || side * MAX_UPSCALE > pre.imageSize) return undefined;
+  return `${r.file} is only ${r.width}x${r.height} pixels, upscaled ${(pre.imageSize / side).toFixed(1)} times to the model's ${pre.imageSize}x${pre.imageSize}: too small for a reliable expression; give a larger crop of the face.`;
+}
+
+/** The model as the user named it, for messages. */
+function modelLabel(model: string | undefined): string {
+  return model === undefined ? `--model (the default, ${DEFAULT_PRETRAINED})` : `--model "${model}"`;
+}
+
+/**
+ * `predict` on video files: every option checked first, then each video through
+ * {@link predictVideo} (per-frame lines, the tracker, a per-track summary).
+ */
+async function predictVideos(
+  videos: string[],
+  pictures: number,
+  o: FaceOptions,
+  opts: Record<string, unknown>,
+  all: Record<string, unknown>,
+): Promise<void> {
+  if (pictures > 0) {
+    throw new CliError(
+      `predict: got ${videos.length} video ${videos.length === 1 ? 'file' : 'files'} and ${pictures} ${pictures === 1 ? 'picture' : 'pictures'}; run predict once for the pictures and once for the videos.`,
+    );
+  }
+  if (opts.heatmap) throw new CliError('--heatmap: not available for videos; use it with pictures.');
+  const annotate = opts.annotate as string | undefined;
+  if (annotate !== undefined) {
+    if (!isVideoPath(annotate)) {
+      throw new CliError(
+        `--annotate: "${annotate}" must name a video file for a video (${VIDEO_EXTENSIONS.join(' ')}), such as out.mp4.`,
+      );
+    }
+    if (videos.length > 1) {
+      throw new CliError(
+        `--annotate: "${annotate}" names one video, but there are ${videos.length}; annotate one video per run.`,
+      );
+    }
+    checkOutputFile(annotate, '--annotate');
+    inputGuard(videos)(annotate, '--annotate');
+  }
+  for (const file of videos) {
+    const stat = statSync(file, { throwIfNoEntry: false });
+    if (!stat?.isFile()) throw new CliError(`predict: "${file}" is not a video file that exists.`);
+  }
+  const fps = opts.fps as number | undefined;
+  if (fps !== undefined && !(fps > 0 && fps <= 1000)) {
+    throw new CliError(`--fps: expected a number of frames per second in (0, 1000], but got ${fps}.`);
+  }
+  for (const [name, value, max] of [
+    ['--smoothing', opts.smoothing, Number.POSITIVE_INFINITY],
+    ['--hysteresis', opts.hysteresis, 1],
+  ] as const) {
+    if (!(typeof value === 'number' && value >= 0 && value <= max)) {
+      throw new CliError(`${name}: expected a number in [0, ${max === 1 ? 1 : '∞'}), but got ${value}.`);
+    }
+  }
+  await selectBackend(all);
+  const { model, preprocessing } = await loadModel(
+    opts.model as string | undefined,
+    preprocessingOverrides(opts),
+  );
+  const detector = lazyProxy(lazyDetector());
+  for (const file of videos) {
+    try {
+      await predictVideo(file, {
+        model,
+        preprocessing,
+        detector,
+        detect: o.detect,
+        minScore: o.minScore,
+        tiles: o.tiles,
+        maxSide: o.maxSide,
+        ...(fps !== undefined ? { fps } : {}),
+        json: opts.json as boolean,
+        batchSize: opts.batchSize as number,
+        ...(annotate !== undefined ? { annotate } : {}),
+        tracker: { timeConstant: opts.smoothing as number, hysteresis: opts.hysteresis as number },
+        write: (line) => process.stdout.write(`${line}\n`),
+      });
+    } catch (e) {
+      if (e instanceof CliError) throw e;
+      if (e instanceof NonFiniteModelError)
+        throw new CliError(`${modelLabel(opts.model as string)}: ${e.message}`);
+      throw new CliError(`predict: ${(e as Error).message}`);
+    }
+    if (annotate !== undefined && !opts.json) process.stderr.write(`wrote ${annotate}\n`);
+  }
 }
 
 /** Registers `fer-cbam predict` and `fer-cbam attention`. */
 export function registerPredict(program: Command): void {
-  addFaceOptions(
-    program
-      .command('predict')
-      .description(
-        'find the faces in photos and print their expressions: one line per face (box, top classes)',
-      )
-      .option(
-        '--model <dir|name>',
-        'saved model directory (or its model.json), or a pretrained name (fer2013, ferplus, ckplus); defaults to fer2013',
-      )
-      .argument('<images...>', 'image files (png, jpg, webp, ...) and folders of them'),
+  addPreprocessingOptions(
+    addFaceOptions(
+      program
+        .command('predict')
+        .description(
+          'find the faces in photos and print their expressions: one line per face (box, top classes)',
+        )
+        .option(
+          '--model <dir|name>',
+          'saved model directory (or its model.json), or a pretrained name (fer2013, ferplus, ckplus); defaults to fer2013',
+        )
+        .argument(
+          '<images...>',
+          `image files (png, jpg, webp, ...) and folders of them, or video files (${VIDEO_EXTENSIONS.join(' ')}; read with ffmpeg)`,
+        ),
+    ),
   )
     .option('--top <k>', 'classes shown per face', intOption('--top'), 3)
     .option('--json', 'print JSON instead of text', false)
     .option(
-      '--annotate <png>',
-      'write the picture with boxes and labels (a folder when there are several pictures)',
+      '--annotate <path>',
+      'write each picture with boxes and labels: a .png, .jpg or .webp file for one picture; any other path is a folder (made if missing) that gets <name>_annotated.png per picture; never over an input',
     )
     .option(
       '--heatmap <dir>',
-      'also write the CBAM attention and Grad-CAM of each face as PNG into this folder',
+      'also write the CBAM attention and Grad-CAM of each face as PNG into this folder (made if missing)',
     )
     .option('--batch-size <n>', 'faces per forward pass', intOption('--batch-size'), 32)
+    .option('--fps <n>', 'videos: frames per second to analyse (default: every frame)', numberOption('--fps'))
+    .option(
+      '--smoothing <seconds>',
+      'videos: time constant of the per-face smoothing of probabilities (0: none)',
+      numberOption('--smoothing'),
+      TRACKER_DEFAULTS.timeConstant,
+    )
+    .option(
+      '--hysteresis <p>',
+      "videos: a face's shown label changes only when another class leads it by more than this",
+      numberOption('--hysteresis'),
+      TRACKER_DEFAULTS.hysteresis,
+    )
     .action(async (images: string[], opts, cmd: Command) => {
       const all = cmd.optsWithGlobals();
       const detect = checkDetect(opts.detect);
-      await selectBackend(all);
-      const { model, preprocessing } = await loadModel(opts.model);
-      const files = expandInputs(images);
-      if (files.length === 0) throw new CliError('predict: no image files in the given folders.');
       const o = faceOptions(detect, opts);
+      // Every input and output is checked before the backend, the model and the first picture.
+      const skipped: string[] = [];
+      const inputs = expandInputs(images, skipped);
+      if (skipped.length > 0) process.stderr.write(skippedNotice('predict', skipped));
+      if (inputs.length === 0) throw new CliError('predict: no image files in the given folders.');
+      const videos = inputs.filter(isVideoPath);
+      if (videos.length > 0) {
+        await predictVideos(videos, inputs.length - videos.length, o, opts, all);
+        return;
+      }
+      const files = inputs;
+      const guard = inputGuard(files);
+      const annotate: AnnotateTarget | null = opts.annotate
+        ? annotateTarget(opts.annotate, files.length)
+        : null;
+      if (annotate?.kind === 'file') guard(annotate.path, '--annotate');
+      if (opts.heatmap) checkOutputDir(opts.heatmap, '--heatmap');
+      await selectBackend(all);
+      const { model, preprocessing } = await loadModel(opts.model, preprocessingOverrides(opts));
       const detector = lazyDetector();
       const names = preprocessing.classNames;
-      const annotateOne = opts.annotate && files.length === 1 && /\.png$/i.test(opts.annotate);
-      const annotateDir = opts.annotate && !annotateOne ? opts.annotate : null;
-      const stems = annotateDir || opts.heatmap ? uniqueStems(files) : [];
-      if (annotateDir) await mkdir(annotateDir, { recursive: true });
-      if (opts.heatmap) await mkdir(opts.heatmap, { recursive: true });
+      const stems = annotate?.kind === 'dir' || opts.heatmap ? uniqueStems(files) : [];
+      if (annotate?.kind === 'dir') await makeOutputDir(annotate.path, '--annotate');
+      if (opts.heatmap) await makeOutputDir(opts.heatmap, '--heatmap');
       const progress = files.length >= 10 ? startProgress('predict', files.length, 'img') : null;
       const results: FileResult[] = [];
       let failed = 0;
@@ -257,21 +524,33 @@ export function registerPredict(program: Command): void {
           try {
             const f = await facesOf(file, o, preprocessing, detector);
             crops.push(f);
-            found.push({ file, width: f.image.originalWidth, height: f.image.originalHeight, mode: f.mode });
+            found.push({
+              file,
+              width: f.image.originalWidth,
+              height: f.image.originalHeight,
+              mode: f.mode,
+              ...(f.notice ? { notice: f.notice } : {}),
+            });
           } catch (e) {
             if (e instanceof CliError) throw e; // the detector itself is missing: every file would fail
             failed++;
-            const message = (e as Error).message;
-            found.push({ file, error: message });
+            found.push({ file, error: pictureFailure(file, e, o) });
             crops.push({ faces: [], mode: 'detected', image: null as never });
           }
         }
         const flat = crops.flatMap((c) => c.faces);
-        const { probabilities, labels } = await classifyFaceCrops(
-          model,
-          flat.map((f) => f.crop),
-          opts.batchSize,
-        );
+        let classified: Awaited<ReturnType<typeof classifyFaceCrops>>;
+        try {
+          classified = await classifyFaceCrops(
+            model,
+            flat.map((f) => f.crop),
+            opts.batchSize,
+          );
+        } catch (e) {
+          if (e instanceof NonFiniteModelError) throw new CliError(`${modelLabel(opts.model)}: ${e.message}`);
+          throw e;
+        }
+        const { probabilities, labels } = classified;
         let k = 0;
         for (const [i, r] of found.entries()) {
           if (r.error) {
@@ -284,21 +563,22 @@ export function registerPredict(program: Command): void {
             label: labels[k]!,
             probabilities: probabilities[k++]!,
           }));
+          const warning = smallPictureWarning(r, preprocessing);
+          if (warning) {
+            r.warning = warning;
+            process.stderr.write(`fer-cbam: predict: warning: ${warning}\n`);
+          }
           results.push(r);
           if (!opts.json) {
-            if (r.faces.length === 0) {
-              process.stdout.write(
-                `${r.file}: no face found (${r.width}x${r.height}; try --tiles 2 for small faces, --min-score 0.4, or --detect off for a face crop)\n`,
-              );
-            }
+            if (r.faces.length === 0) process.stdout.write(noFaceLine(r.file, r.width, r.height));
             for (const [j, f] of r.faces.entries()) {
               const where =
                 r.mode === 'whole' ? 'whole image' : `face ${j + 1}/${r.faces.length} ${boxText(f)}`;
               process.stdout.write(`${r.file}: ${where}: ${top(names, f.probabilities, opts.top)}\n`);
             }
           }
-          if (opts.annotate) {
-            const png = await annotateImage(
+          if (annotate) {
+            let picture = await annotateImage(
               r.file,
               r.faces.map((f) => ({
                 box: f.box,
@@ -306,8 +586,16 @@ export function registerPredict(program: Command): void {
                 ...(f.keypoints ? { keypoints: f.keypoints } : {}),
               })),
             );
-            const out = annotateOne ? opts.annotate : join(annotateDir!, `${stems[start + i]}_annotated.png`);
-            await writeFileAtomic(out, png);
+            const out =
+              annotate.kind === 'file'
+                ? annotate.path
+                : join(annotate.path, `${stems[start + i]}_annotated.png`);
+            guard(out, '--annotate');
+            if (annotate.kind === 'file' && annotate.format !== 'png') {
+              const sharp = await importSharp('predict --annotate');
+              picture = await sharp(picture).toFormat(annotate.format).toBuffer();
+            }
+            await writeFileAtomic(out, picture);
             if (!opts.json) process.stderr.write(`wrote ${out}\n`);
           }
           if (opts.heatmap && r.faces.length > 0) {
@@ -320,6 +608,8 @@ export function registerPredict(program: Command): void {
               opts.heatmap,
               4,
               (line) => process.stderr.write(`wrote ${line}\n`),
+              guard,
+              '--heatmap',
             );
           }
         }
@@ -337,6 +627,8 @@ export function registerPredict(program: Command): void {
                 width: r.width,
                 height: r.height,
                 mode: r.mode,
+                ...(r.warning ? { warning: r.warning } : {}),
+                ...(r.notice ? { notice: r.notice } : {}),
                 faces: r.faces!.map((f) => ({
                   box: roundBox(f.box),
                   score: f.score === null ? null : Number(f.score.toFixed(4)),
@@ -361,31 +653,37 @@ export function registerPredict(program: Command): void {
         throw new CliError(`predict: ${failed} of ${files.length} pictures failed (see above).`);
     });
 
-  addFaceOptions(
-    program
-      .command('attention')
-      .description(
-        'write attention heatmaps (CBAM spatial maps and Grad-CAM) over each face in images, as PNG',
-      )
-      .option(
-        '--model <dir|name>',
-        'saved model directory (or its model.json), or a pretrained name (fer2013, ferplus, ckplus); defaults to fer2013',
-      )
-      .argument('<images...>', 'image files and folders of them'),
+  addPreprocessingOptions(
+    addFaceOptions(
+      program
+        .command('attention')
+        .description(
+          'write attention heatmaps (CBAM spatial maps and Grad-CAM) over each face in images, as PNG',
+        )
+        .option(
+          '--model <dir|name>',
+          'saved model directory (or its model.json), or a pretrained name (fer2013, ferplus, ckplus); defaults to fer2013',
+        )
+        .argument('<images...>', 'image files and folders of them'),
+    ),
   )
-    .option('--out <dir>', 'output directory', 'attention-out')
-    .option('--scale <n>', 'upscaling of the 48x48 output', '4')
+    .option('--out <dir>', 'output folder (made if missing)', 'attention-out')
+    .option('--scale <n>', 'upscaling of the 48x48 output', intOption('--scale'), 4)
     .action(async (images: string[], opts, cmd: Command) => {
       const all = cmd.optsWithGlobals();
       const detect = checkDetect(opts.detect);
-      await selectBackend(all);
-      const { model, preprocessing } = await loadModel(opts.model);
-      const files = expandInputs(images);
-      if (files.length === 0) throw new CliError('attention: no image files in the given folders.');
       const o = faceOptions(detect, opts);
+      const skipped: string[] = [];
+      const files = expandInputs(images, skipped);
+      if (skipped.length > 0) process.stderr.write(skippedNotice('attention', skipped));
+      if (files.length === 0) throw new CliError('attention: no image files in the given folders.');
+      const guard = inputGuard(files);
+      checkOutputDir(opts.out, '--out');
+      await selectBackend(all);
+      const { model, preprocessing } = await loadModel(opts.model, preprocessingOverrides(opts));
       const detector = lazyDetector();
       const stems = uniqueStems(files);
-      await mkdir(opts.out, { recursive: true });
+      await makeOutputDir(opts.out, '--out');
       let failed = 0;
       for (const [i, file] of files.entries()) {
         let found: FaceCrops;
@@ -394,14 +692,25 @@ export function registerPredict(program: Command): void {
         } catch (e) {
           if (e instanceof CliError) throw e;
           failed++;
-          process.stderr.write(`fer-cbam: attention: ${(e as Error).message}\n`);
+          process.stderr.write(`fer-cbam: attention: ${pictureFailure(file, e, o)}\n`);
           continue;
         }
         if (found.faces.length === 0) {
-          process.stdout.write(`${file}: no face found\n`);
+          process.stdout.write(noFaceLine(file, found.image.originalWidth, found.image.originalHeight));
           continue;
         }
-        await writeHeatmaps(model, preprocessing, found.faces, file, stems[i]!, opts.out, Number(opts.scale));
+        await writeHeatmaps(
+          model,
+          preprocessing,
+          found.faces,
+          file,
+          stems[i]!,
+          opts.out,
+          opts.scale,
+          undefined,
+          guard,
+          '--out',
+        );
       }
       if (failed > 0)
         throw new CliError(`attention: ${failed} of ${files.length} pictures failed (see above).`);
@@ -421,6 +730,8 @@ async function writeHeatmaps(
   outDir: string,
   scale: number,
   report: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+  guard: (out: string, arg: string) => void = () => {},
+  arg = '--out',
 ): Promise<void> {
   const crops = faces.map((f) => f.crop);
   const x = facesToInput(crops, preprocessing);
@@ -429,8 +740,8 @@ async function writeHeatmaps(
   for (const [j, e] of explained.entries()) {
     const name = faces.length === 1 ? `${stem}_attention.png` : `${stem}_face${j + 1}_attention.png`;
     const out = resolve(outDir, name);
-    await mkdir(dirname(out), { recursive: true });
-    await writeFile(out, await encodePng(e.tile, scale));
+    guard(out, arg);
+    await writeFileAtomic(out, await encodePng(e.tile, scale));
     const layers = [
       ...e.attention.map((a) => a.path),
       ...(e.gradCam ? [`Grad-CAM(${e.gradCam.layerName})`] : []),

@@ -1,13 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type * as tfl from '@tensorflow/tfjs-layers';
+import * as tfl from '@tensorflow/tfjs-layers';
 import type { Command } from 'commander';
 import type { FaceDataset } from '../../data/dataset';
 import { remapClasses } from '../../data/remap';
 import { type Normalization, subsetDataset, usageIndices } from '../../data/stats';
 import { writeFileAtomic } from '../../io/atomic';
 import { createModel } from '../../models/model_registry';
+import { readCheckpointState } from '../../train/checkpoint';
 import { evaluate } from '../../train/evaluate';
 import { formatConfusionMatrix } from '../../train/metrics';
 import { SCHEDULE_NAMES, type ScheduleName } from '../../train/schedules';
@@ -124,6 +125,43 @@ setInterval(() => { try { process.kill(parent, 0); } catch { process.exit(0); } 
   };
 }
 
+/** The architecture options, for {@link checkpointNetwork}. */
+const ARCHITECTURE_FLAGS = ['arch', 'depth', 'width', 'placement', 'attention'] as const;
+
+/**
+ * The network of the checkpoint in `path` (its model.json), so `--resume` needs no architecture
+ * options. Options given anyway must describe the same network (the same weight shapes).
+ */
+async function checkpointNetwork(
+  path: string,
+  cmd: Command,
+  fromFlags: () => tfl.LayersModel,
+): Promise<tfl.LayersModel> {
+  const file = resolve(path, 'model.json');
+  let model: tfl.LayersModel;
+  try {
+    model = await tfl.loadLayersModel(`file://${file}`);
+  } catch (error) {
+    throw new CliError(
+      `--resume: cannot load the checkpoint's network "${file}": ${(error as Error).message}`,
+    );
+  }
+  const given = ARCHITECTURE_FLAGS.filter((name) => cmd.getOptionValueSource(name) === 'cli');
+  if (given.length > 0) {
+    const wanted = fromFlags();
+    const shapes = (m: tfl.LayersModel) => JSON.stringify(m.weights.map((w) => w.shape));
+    const same = shapes(wanted) === shapes(model);
+    wanted.dispose();
+    if (!same) {
+      model.dispose();
+      throw new CliError(
+        `${given.map((n) => `--${n}`).join(', ')}: the checkpoint in "${path}" is another network (${model.name}); --resume reads the architecture from the checkpoint: drop ${given.map((n) => `--${n}`).join(', ')}.`,
+      );
+    }
+  }
+  return model;
+}
+
 /** Registers `fer-cbam train`. */
 export function registerTrain(program: Command): void {
   addArchitectureOptions(program.command('train'))
@@ -181,9 +219,7 @@ export function registerTrain(program: Command): void {
       const kind = checkDatasetKind(opts.dataset);
       const arch = architectureFrom(opts);
       if (opts.init !== undefined) {
-        const clash = ['arch', 'depth', 'width', 'placement', 'attention'].filter(
-          (name) => cmd.getOptionValueSource(name) === 'cli',
-        );
+        const clash = ARCHITECTURE_FLAGS.filter((name) => cmd.getOptionValueSource(name) === 'cli');
         if (clash.length > 0) {
           throw new CliError(
             `--init ${opts.init} brings its own architecture: drop ${clash.map((n) => `--${n}`).join(', ')}.`,
@@ -208,6 +244,29 @@ export function registerTrain(program: Command): void {
         throw new CliError(
           `--out: "${out}" already holds a run (${earlier.slice(0, 4).join(', ')}${earlier.length > 4 ? ', ...' : ''}); pass --resume to continue it, --overwrite to replace it, or choose another --out.`,
         );
+      }
+
+      // A resume continues the checkpoint's run: its network and its --workers, checked now.
+      let resumeFrom: Awaited<ReturnType<typeof readCheckpointState>> = null;
+      if (opts.resume) {
+        try {
+          resumeFrom = await readCheckpointState(out);
+        } catch (error) {
+          throw new CliError(`--resume: ${(error as Error).message}`);
+        }
+      }
+      if (resumeFrom) {
+        const recorded = resumeFrom.state.workers;
+        if (recorded !== undefined && recorded !== opts.workers) {
+          throw new CliError(
+            `--workers: the run in "${out}" was trained with --workers ${recorded}, and an exact resume needs the same (each part of a batch has its own BatchNorm statistics): resume with --workers ${recorded}.`,
+          );
+        }
+        if (opts.init !== undefined) {
+          process.stderr.write(
+            `fer-cbam: train: --init ${opts.init} is not read: the checkpoint in "${resumeFrom.path}" holds the network and its weights.\n`,
+          );
+        }
       }
 
       const backend = await selectBackend(all);
@@ -241,8 +300,19 @@ export function registerTrain(program: Command): void {
       }
       let model: tfl.LayersModel;
       let normalization: 'dataset' | Normalization = 'dataset';
-      if (opts.init !== undefined) {
-        const init = await loadModel(opts.init, { arg: '--init' });
+      if (resumeFrom) {
+        model = await checkpointNetwork(resumeFrom.path, cmd, () =>
+          createModel(arch.name, {
+            ...arch.overrides,
+            inputShape: [opts.crop, opts.crop, 1],
+            numClasses: data.classNames.length,
+            classifierActivation: 'linear',
+            seed: opts.seed,
+          }),
+        );
+        normalization = resumeFrom.state.normalization;
+      } else if (opts.init !== undefined) {
+        const init = await loadModel(opts.init, { arg: '--init', preprocessingFlags: false });
         const { classNames, cropSize, imageSize } = init.preprocessing;
         if (classNames.join(',') !== data.classNames.join(',')) {
           throw new CliError(
@@ -267,7 +337,7 @@ export function registerTrain(program: Command): void {
         });
       }
       process.stderr.write(
-        `model ${model.name}${opts.init !== undefined ? ` (from ${opts.init})` : ''}: ${model.countParams()} parameters; ${trainSet.count} training and ${validation?.count ?? 0} validation images\n`,
+        `model ${model.name}${resumeFrom ? ` (from the checkpoint ${resumeFrom.path})` : opts.init !== undefined ? ` (from ${opts.init})` : ''}: ${model.countParams()} parameters; ${trainSet.count} training and ${validation?.count ?? 0} validation images\n`,
       );
       const controller = new AbortController();
       const interrupts = watchInterrupts(() => controller.abort());
@@ -322,10 +392,16 @@ export function registerTrain(program: Command): void {
       });
       await model.save(`file://${resolve(out, 'last')}`);
       if (result.stopped) {
-        process.stdout.write(
-          `stopped after epoch ${result.epochsCompleted}; resume with --resume --out ${out}\n`,
+        // Interrupted: say where (an epoch in progress is not "after" the one before it) and exit
+        // 130, as a program ended by Ctrl-C does, so scripts do not take the run for finished.
+        const where =
+          result.batch > 0
+            ? `in epoch ${result.epochsCompleted + 1} of ${opts.epochs}, after batch ${result.batch} of ${result.stepsPerEpoch}`
+            : `after epoch ${result.epochsCompleted} of ${opts.epochs}`;
+        throw new CliError(
+          `train: stopped ${where}, with a checkpoint there; resume with --resume --out ${out}`,
+          130,
         );
-        return;
       }
       if (validation) {
         const report = await evaluate(model, validation, {

@@ -1,0 +1,109 @@
+/**
+ * The one grayscale conversion and the one resampler for whole pictures, shared by every path that
+ * turns a picture into a model input: the folder and CK+ loaders (`loadGrayImage`), the face
+ * pipeline (`findFaceCrops`, whose detected faces are cut by the same sampler, rotated) and the
+ * CLI's `--detect off` / `--no-center-crop`. With one conversion, the same picture gives the same
+ * crop, and so the same probabilities, whichever way it comes in. Browser-safe.
+ * @module
+ */
+import { sampleSquare } from '../faces/align';
+
+/** An 8-bit RGB picture, row-major, 3 bytes per pixel. @internal */
+export interface RgbPixels {
+  /** `width * height * 3` bytes. */
+  data: Uint8Array;
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+}
+
+/** A grayscale picture, row-major, values 0-255. @internal */
+export interface GrayPixels {
+  /** `width * height` values. */
+  data: Float32Array | Uint8Array;
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+}
+
+/**
+ * ITU-R BT.709 luma of an RGB image (weights 0.2126, 0.7152, 0.0722 on the sRGB-encoded values),
+ * as float gray values 0-255. A gray picture (R = G = B) keeps its values.
+ * @param image The RGB pixels.
+ * @returns `width * height` gray values.
+ * @example
+ * ```ts
+ * const gray = rgbToGray({ data: rgb, width: 64, height: 64 });
+ * ```
+ * @internal
+ */
+export function rgbToGray(image: RgbPixels): Float32Array {
+  const n = image.width * image.height;
+  const out = new Float32Array(n);
+  const d = image.data;
+  for (let i = 0; i < n; i++) out[i] = 0.2126 * d[3 * i]! + 0.7152 * d[3 * i + 1]! + 0.0722 * d[3 * i + 2]!;
+  return out;
+}
+
+/**
+ * A whole gray picture resampled to `size` x `size` bytes: `'cover'` takes the centre square (what
+ * `findFaceCrops` does with `detect: 'off'`), `'fill'` stretches the whole picture. Each output pixel
+ * averages bilinear samples on a grid of up to 8 x 8 per axis (more for larger downscales), so
+ * downscaling does not alias; at the same size it copies the pixels.
+ * @param image The gray picture.
+ * @param size Output side.
+ * @param fit `'cover'` or `'fill'`.
+ * @returns `size * size` bytes, row-major.
+ * @example
+ * ```ts
+ * const crop = resizeGray({ data: rgbToGray(rgb), width: 64, height: 48 }, 48, 'cover');
+ * ```
+ * @internal
+ */
+export function resizeGray(image: GrayPixels, size: number, fit: 'cover' | 'fill'): Uint8Array {
+  const { width: w, height: h } = image;
+  if (fit === 'cover' || w === h) {
+    // The centre square through the face pipeline's own sampler, so the two agree bit for bit.
+    const side = Math.min(w, h);
+    return sampleSquare(image, { center: [w / 2, h / 2], side, angle: 0 }, size);
+  }
+  // 'fill': the same sampling with a step per axis (sampleSquare's arithmetic, angle 0).
+  const { data } = image;
+  const stepX = w / size;
+  const stepY = h / size;
+  const subX = Math.min(8, Math.max(1, Math.ceil(stepX)));
+  const subY = Math.min(8, Math.max(1, Math.ceil(stepY)));
+  const cx = w / 2;
+  const cy = h / 2;
+  const at = (x: number, y: number) => {
+    const xc = Math.max(0, Math.min(x, w - 1));
+    const yc = Math.max(0, Math.min(y, h - 1));
+    const x0 = Math.floor(xc);
+    const y0 = Math.floor(yc);
+    const x1 = Math.min(x0 + 1, w - 1);
+    const y1 = Math.min(y0 + 1, h - 1);
+    const fx = xc - x0;
+    const fy = yc - y0;
+    const top = data[y0 * w + x0]! * (1 - fx) + data[y0 * w + x1]! * fx;
+    const bottom = data[y1 * w + x0]! * (1 - fx) + data[y1 * w + x1]! * fx;
+    return top * (1 - fy) + bottom * fy;
+  };
+  const out = new Uint8Array(size * size);
+  for (let v = 0; v < size; v++) {
+    for (let u = 0; u < size; u++) {
+      let sum = 0;
+      for (let j = 0; j < subY; j++) {
+        const ly = (v + (j + 0.5) / subY) * stepY - h / 2;
+        for (let i = 0; i < subX; i++) {
+          const lx = (u + (i + 0.5) / subX) * stepX - w / 2;
+          // pixel centres: coordinate x samples pixel floor(x) at x + 0.5, so subtract 0.5
+          sum += at(cx + lx - 0.5, cy + ly - 0.5);
+        }
+      }
+      out[v * size + u] = Math.round(sum / (subX * subY));
+    }
+  }
+  return out;
+}
