@@ -10,25 +10,17 @@ import { countBatches, iterateBatches } from '../data/batches';
 import type { FaceDataset } from '../data/dataset';
 import { datasetStats, type Normalization } from '../data/stats';
 import { acquireRunLock, type RunLock } from '../io/lock';
+import { NonFiniteModelError } from '../models/finite';
 import { setPreprocessing } from '../models/preprocessing';
 import { deriveSeed, withSeededRandom } from '../random';
 import type { BatchLog, TrainCallbacks, TrainControl } from './callbacks';
-import {
-  appendLog,
-  type EpochLog,
-  newTrainingState,
-  openRunDirectory,
-  type RunSettings,
-  saveBestModel,
-  saveCheckpoint,
-  type TrainingState,
-  trainDataFingerprint,
-} from './checkpoint';
+import { appendLog, type EpochLog, saveBestModel, saveCheckpoint, type TrainingState } from './checkpoint';
 import type { GradientWorkers } from './data_parallel';
 import { predictDataset } from './evaluate';
 import { batchGradients } from './gradients';
 import type { OutputKind } from './loss';
 import { ProgressMeter } from './progress';
+import { newTrainingState, openRunDirectory, type RunSettings, trainDataFingerprint } from './run_directory';
 import { learningRateAt } from './schedules';
 import { clipByGlobalNorm, SGD } from './sgd';
 import {
@@ -400,6 +392,28 @@ async function trainEpoch(
   return { stopped: false, lr, seconds: trainSeconds, images: imagesThisSession };
 }
 
+/**
+ * `predictDataset` for the epoch's validation, where non-finite outputs mean that training diverged
+ * in the epoch's last steps (the loss of a step is computed before its update, so the update that
+ * broke the weights is seen here first): said as a divergence of the run, not a damaged model file.
+ */
+async function predictDatasetOrDiverged(
+  loop: Loop,
+  epoch: number,
+  log: EpochLog,
+  ...args: Parameters<typeof predictDataset>
+): ReturnType<typeof predictDataset> {
+  try {
+    return await predictDataset(...args);
+  } catch (e) {
+    if (!(e instanceof NonFiniteModelError)) throw e;
+    throw new Error(
+      `train: the model's outputs became NaN or infinite by the validation of epoch ${epoch + 1} (after step ${loop.st.globalStep}, learning rate ${log.lr}): training diverged, so it was stopped and nothing was saved from this epoch on; lower the learning rate (or set clipNorm) and start again${loop.o.checkpointDir !== undefined ? ', or resume from the last checkpoint' : ''}.`,
+      { cause: e },
+    );
+  }
+}
+
 /** Validates the epoch's model on `indices` of `validation`, filling `log.valLoss` and `log.valAccuracy`. */
 async function validateEpoch(
   loop: Loop,
@@ -410,7 +424,7 @@ async function validateEpoch(
 ): Promise<void> {
   const { o, hooks, meter } = loop;
   const validationStart = performance.now();
-  const result = await predictDataset(loop.model, validation, {
+  const result = await predictDatasetOrDiverged(loop, epoch, log, loop.model, validation, {
     indices,
     tenCrop: o.validationTenCrop,
     normalization: loop.st.normalization,

@@ -12,13 +12,16 @@ export interface TrackerOptions {
   /**
    * Time constant of the exponential smoothing of each track's probabilities, in **seconds** (not
    * frames, so the result does not depend on the frame rate): a frame `dt` seconds after the track's
-   * previous one gets weight `1 - exp(-dt / timeConstant)`. `0` turns smoothing off. Defaults to `0.5`.
+   * previous one gets weight `1 - exp(-dt / timeConstant)`. `0` turns smoothing off. Defaults to `0.1`:
+   * with `hysteresis` 0.2 it kept per-frame accuracy while cutting label switches from 5.2 to 1.2 per
+   * true change on clips of unseen people; 0.5 s lagged behind each change and lost 6 points
+   * (`bench/video_smoothing.ts`, docs/video.md).
    */
   timeConstant?: number;
   /**
    * Hysteresis of the shown label: it changes only when another class's smoothed probability
    * exceeds the current label's by more than this margin, so a 51/49 frame does not flip it.
-   * `0` shows the smoothed argmax. Defaults to `0.1`.
+   * `0` shows the smoothed argmax. Defaults to `0.2`.
    */
   hysteresis?: number;
   /** A face and a track whose boxes overlap at least this much (IoU) may be matched. Defaults to `0.3`. */
@@ -39,8 +42,8 @@ export interface TrackerOptions {
 
 /** Defaults of {@link TrackerOptions}. @category Video */
 export const TRACKER_DEFAULTS = Object.freeze({
-  timeConstant: 0.5,
-  hysteresis: 0.1,
+  timeConstant: 0.1,
+  hysteresis: 0.2,
   minIoU: 0.3,
   maxCenterDistance: 0.5,
   maxAge: 1,
@@ -135,7 +138,7 @@ function checkOption(value: number, name: string, max = Number.POSITIVE_INFINITY
  * a time constant in seconds, and its shown label changes only past a hysteresis margin.
  * @example
  * ```ts
- * const tracker = new FaceTracker(getPreprocessing(model)!.classNames, { timeConstant: 0.5 });
+ * const tracker = new FaceTracker(getPreprocessing(model)!.classNames, { timeConstant: 0.1 });
  * for (const { image, time } of frames) {
  *   const faces = await recognizeExpressions(image, { model });
  *   for (const t of tracker.update(faces, time)) console.log(t.trackId, t.label, t.frameLabel);

@@ -41,7 +41,7 @@ describe('train safety', () => {
     expect(error).toBeInstanceOf(Error);
     const message = (error as Error).message;
     expect(message).toMatch(
-      /train: (the loss became (NaN|Infinity|-Infinity) at step \d+ \(epoch \d+, batch \d+ of 2, learning rate 1000000000000\)|refusing to save .* holds NaN or Infinity)/,
+      /train: (the loss became (NaN|Infinity|-Infinity) at step \d+ \(epoch \d+, batch \d+ of 2, learning rate 1000000000000\)|the model's outputs became NaN or infinite by the validation of epoch \d+ \(after step \d+, learning rate 1000000000000\): training diverged|refusing to save .* holds NaN or Infinity)/,
     );
     if (error instanceof NonFiniteLossError) expect(error.detail.step).toBeGreaterThan(0);
     // Whatever was saved before the divergence is finite.
