@@ -49,6 +49,21 @@ interface Measured {
   };
 }
 
+interface Calibration {
+  temperature: number;
+  fittedOn: string;
+  ece: {
+    publicTest: { before: number; after: number };
+    publicTestHalves?: { before: number; after: number };
+    ckplusHoldout: { faces: number; before: number; after: number };
+  };
+}
+const calibration = (
+  existsSync('docs/models/calibration.json')
+    ? JSON.parse(readFileSync('docs/models/calibration.json', 'utf8'))
+    : {}
+) as Record<string, Calibration>;
+
 const DATA_NAMES: Record<string, string> = {
   fer2013: 'FER2013 Training',
   ferplus: 'FER+ majority labels of FER2013 Training',
@@ -155,6 +170,33 @@ for (const card of PRETRAINED_MODELS) {
     s.push('', `![confusion matrix of ${card.name}](models/${card.name}-confusion.png)`);
   }
   if (m.log?.length) s.push('', `![training curve of ${card.name}](models/${card.name}-curve.png)`);
+  const cal = calibration[card.name];
+  s.push('', '### Calibration', '');
+  if (cal) {
+    s.push(
+      `A temperature fitted on ${cal.fittedOn}, never on test data: **T = ${cal.temperature.toFixed(3)}**${Math.abs(cal.temperature - 1) < 0.02 ? ', so close to 1 that none is stored: the raw probabilities are already calibrated there' : ', stored in the model and applied by `predictProbabilities`, `recognizeExpressions` and the CLI (`{ calibrated: false }` gives the raw softmax)'}. Expected calibration error (15 bins, single centre crop; \`npx tsx scripts/calibrate.ts --models ${card.name}\`):`,
+      '',
+      '| faces | raw | calibrated |',
+      '| --- | --- | --- |',
+      `| PublicTest, the faces the temperature was fitted on | ${pct(cal.ece.publicTest.before)} | ${pct(cal.ece.publicTest.after)} |`,
+    );
+    if (cal.ece.publicTestHalves) {
+      s.push(
+        `| PublicTest, fitted on one half and measured on the other (both ways, mean) | ${pct(cal.ece.publicTestHalves.before)} | ${pct(cal.ece.publicTestHalves.after)} |`,
+      );
+    }
+    s.push(
+      `| CK+ hold-out (${cal.ece.ckplusHoldout.faces} posed studio faces of 39 subjects) | ${pct(cal.ece.ckplusHoldout.before)} | ${pct(cal.ece.ckplusHoldout.after)} |`,
+      '',
+      'A temperature learnt on FER2013 does not carry over to posed studio photos, where the model is over-confident in a different way; calibrate on faces like your own when the probabilities matter.',
+      '',
+      `![reliability diagram of ${card.name}](models/${card.name}-reliability.png)`,
+    );
+  } else {
+    s.push(
+      'Not calibrated: it was trained on every CK+ face, so no faces with its classes are left to fit a temperature on.',
+    );
+  }
   s.push(
     '',
     '**Known limits.** Trained on tight 48x48 grayscale face crops: give it aligned crops (the face',
@@ -221,6 +263,10 @@ if (existsSync(reproFile)) {
     ),
   );
 }
+// The section on the model in training is written by hand (it changes with each session of the
+// campaign); it goes between the table and the cards.
+const campaign = 'docs/models/realfaces-campaign.md';
+if (existsSync(campaign)) out.push('', readFileSync(campaign, 'utf8').trimEnd());
 out.push('', ...sections);
 await writeFile('docs/models.md', `${out.join('\n')}\n`);
 console.log('wrote docs/models.md');
