@@ -63,13 +63,20 @@ export function batchNormInTraining(
   return { y, ...moments! };
 }
 
-/** Validates BatchNorm momentum (default 0.9) and epsilon (default 1e-5). @internal */
+/**
+ * PyTorch's BatchNorm defaults in tfjs terms (momentum 0.9 = 1 - PyTorch's 0.1, epsilon 1e-5), the
+ * one place every layer with a BatchNorm takes them from.
+ * @internal
+ */
+export const BATCH_NORM_DEFAULTS = { momentum: 0.9, epsilon: 1e-5 } as const;
+
+/** Validates BatchNorm momentum and epsilon ({@link BATCH_NORM_DEFAULTS} when absent). @internal */
 export function resolveBatchNormOptions(
   args: { momentum?: number; epsilon?: number },
   where: string,
 ): { momentum: number; epsilon: number } {
-  const momentum = checkNumberInRange(args.momentum ?? 0.9, 'momentum', where, 0, 1);
-  const epsilon = args.epsilon ?? 1e-5;
+  const momentum = checkNumberInRange(args.momentum ?? BATCH_NORM_DEFAULTS.momentum, 'momentum', where, 0, 1);
+  const epsilon = args.epsilon ?? BATCH_NORM_DEFAULTS.epsilon;
   if (typeof epsilon !== 'number' || !Number.isFinite(epsilon) || epsilon <= 0) {
     throw new RangeError(expected(where, 'epsilon', 'a positive number', epsilon));
   }
@@ -170,8 +177,8 @@ export interface FusedBatchNormalizationArgs extends LayerArgs {
  * @category Layers
  */
 export const FUSED_BATCH_NORMALIZATION_DEFAULTS = {
-  momentum: 0.9,
-  epsilon: 1e-5,
+  momentum: BATCH_NORM_DEFAULTS.momentum,
+  epsilon: BATCH_NORM_DEFAULTS.epsilon,
   zeroInitGamma: false,
 } as const;
 

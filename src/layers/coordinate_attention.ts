@@ -5,6 +5,7 @@ import { AttentionLayerBase } from './attention_base';
 import type { AttentionLayer, AttentionMaps } from './attention_maps';
 import {
   addBatchNormWeights,
+  BATCH_NORM_DEFAULTS,
   type BatchNormWeights,
   batchNormLastAxis,
   resolveBatchNormOptions,
@@ -34,8 +35,8 @@ export const COORDINATE_ATTENTION_DEFAULTS: Readonly<Required<CoordinateAttentio
   reductionRatio: 32,
   hiddenUnits: null,
   minUnits: 8,
-  momentum: 0.9,
-  epsilon: 1e-5,
+  momentum: BATCH_NORM_DEFAULTS.momentum,
+  epsilon: BATCH_NORM_DEFAULTS.epsilon,
 });
 
 interface Conv1x1 {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkBoolean, checkPositiveInteger, checkRank4, expected } from '../errors';
 import { type AttentionArgs, createAttention, resolveAttentionName } from './attention_registry';
-import { FusedBatchNormalization } from './batch_norm';
+import { BATCH_NORM_DEFAULTS, FusedBatchNormalization } from './batch_norm';
 import { CompositeLayer, type Layer, type Shape, type TensorLike } from './composite';
 import { disposeInference, type InferenceStep, planInference, runInference } from './conv_bn';
 import { type InitializerIdentifier, isTraining, type Kwargs, type LayerArgs } from './layer_utils';
@@ -52,9 +52,9 @@ export const RESIDUAL_BLOCK_DEFAULTS = {
   attentionOptions: {} as AttentionArgs,
   kernelInitializer: 'heNormal' as InitializerIdentifier,
   /** BatchNorm epsilon (PyTorch's default). */
-  batchNormEpsilon: 1e-5,
+  batchNormEpsilon: BATCH_NORM_DEFAULTS.epsilon,
   /** BatchNorm momentum in tfjs terms (PyTorch's default 0.1 = 1 - 0.9). */
-  batchNormMomentum: 0.9,
+  batchNormMomentum: BATCH_NORM_DEFAULTS.momentum,
 } as const;
 
 /**

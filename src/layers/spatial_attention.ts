@@ -6,6 +6,7 @@ import { AttentionLayerBase } from './attention_base';
 import type { AttentionLayer, AttentionMaps } from './attention_maps';
 import {
   addBatchNormWeights,
+  BATCH_NORM_DEFAULTS,
   type BatchNormWeights,
   batchNormLastAxis,
   resolveBatchNormOptions,
@@ -66,8 +67,8 @@ export const SPATIAL_ATTENTION_DEFAULTS: Readonly<SpatialAttentionConfig> = Obje
   kernelSize: 7,
   useBatchNorm: true,
   poolOrder: 'meanMax' as PoolOrder,
-  momentum: 0.9,
-  epsilon: 1e-5,
+  momentum: BATCH_NORM_DEFAULTS.momentum,
+  epsilon: BATCH_NORM_DEFAULTS.epsilon,
   zeroInitGamma: false,
 });
 

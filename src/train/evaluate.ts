@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { iterateBatches } from '../data/batches';
 import type { FaceDataset } from '../data/dataset';
+import { toIndexArray } from '../data/splits';
 import type { Normalization } from '../data/stats';
 import { checkNonNegativeInteger, checkPositiveInteger, expected } from '../errors';
 import { nonFiniteOutput } from '../models/finite';
@@ -62,25 +63,6 @@ export function modelCropSize(model: tfl.LayersModel, where: string): number {
     throw new RangeError(expected(where, 'cropSize', 'given (the model input height is unknown)', shape));
   }
   return h;
-}
-
-/** Converts `indices` (or all images) to an Int32Array, checking the range. @internal */
-export function toIndexArray(
-  dataset: FaceDataset,
-  indices: ArrayLike<number> | undefined,
-  where: string,
-  arg: string,
-): Int32Array {
-  if (indices === undefined) return Int32Array.from({ length: dataset.count }, (_, i) => i);
-  const out = Int32Array.from(indices);
-  for (let i = 0; i < out.length; i++) {
-    if (!(out[i] >= 0 && out[i] < dataset.count && out[i] === indices[i])) {
-      throw new RangeError(
-        expected(where, `${arg}[${i}]`, `an image index in [0, ${dataset.count - 1}]`, indices[i]),
-      );
-    }
-  }
-  return out;
 }
 
 /**

@@ -6,11 +6,12 @@
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { AugmentOptions } from '../data/augment';
-import { type FaceDataset, FER2013_USAGES, type Fer2013Usage } from '../data/dataset';
-import { type Normalization, usageIndices } from '../data/stats';
+import type { FaceDataset } from '../data/dataset';
+import { resolveSplits } from '../data/splits';
+import type { Normalization } from '../data/stats';
 import { checkBoolean, checkNonNegativeInteger, checkOneOf, checkPositiveInteger, expected } from '../errors';
 import type { TrainCallbacks } from './callbacks';
-import { modelCropSize, toIndexArray } from './evaluate';
+import { modelCropSize } from './evaluate';
 import { detectOutputKind, type OutputKind } from './loss';
 import { type ResolvedSchedule, resolveSchedule, type ScheduleSpec } from './schedules';
 import { SGD_DEFAULTS, type SGDOptions } from './sgd';
@@ -228,7 +229,7 @@ export function resolveTrainOptions(
         ? options.callbacks
         : [options.callbacks];
 
-  const { trainIdx, valIdx } = resolveSplits(data);
+  const { trainIdx, valIdx } = resolveSplits(data, WHERE);
   const classNames = data.train.classNames.slice();
   const numClasses = classNames.length;
   const units = model.outputs[0]?.shape.at(-1);
@@ -310,60 +311,4 @@ export function resolveTrainOptions(
     trainIdx,
     valIdx,
   };
-}
-
-/** Training / validation indices with FER2013's split rules applied. */
-function resolveSplits(data: TrainData): { trainIdx: Int32Array; valIdx: Int32Array | null } {
-  if (data === null || typeof data !== 'object' || data.train == null) {
-    throw new TypeError(
-      expected(WHERE, 'data', 'an object { train, validation?, trainIndices?, validationIndices? }', data),
-    );
-  }
-  const pick = (ds: FaceDataset, usage: Fer2013Usage) => Int32Array.from(usageIndices(ds, usage));
-  const trainIdx =
-    data.trainIndices !== undefined || !data.train.usages
-      ? toIndexArray(data.train, data.trainIndices, WHERE, 'data.trainIndices')
-      : pick(data.train, 'Training');
-  const privateTest = FER2013_USAGES.indexOf('PrivateTest');
-  const refuseTest = (ds: FaceDataset, idx: Int32Array, arg: string) => {
-    if (!ds.usages) return;
-    for (let k = 0; k < idx.length; k++) {
-      if (ds.usages[idx[k]] === privateTest) {
-        throw new RangeError(
-          expected(
-            WHERE,
-            `${arg}[${k}]`,
-            'not a PrivateTest image (the test split is for the final evaluation only)',
-            idx[k],
-          ),
-        );
-      }
-    }
-  };
-  refuseTest(data.train, trainIdx, 'data.trainIndices');
-  if (trainIdx.length === 0)
-    throw new RangeError(expected(WHERE, 'data.train', 'at least one training image', 0));
-  if (!data.validation) return { trainIdx, valIdx: null };
-  const valIdx =
-    data.validationIndices !== undefined || !data.validation.usages
-      ? toIndexArray(data.validation, data.validationIndices, WHERE, 'data.validationIndices')
-      : pick(data.validation, 'PublicTest');
-  refuseTest(data.validation, valIdx, 'data.validationIndices');
-  if (valIdx.length === 0) {
-    throw new RangeError(
-      expected(WHERE, 'data.validation', 'at least one validation image (e.g. PublicTest rows)', 0),
-    );
-  }
-  if (data.validation === data.train) {
-    const inTrain = new Uint8Array(data.train.count);
-    for (const i of trainIdx) inTrain[i] = 1;
-    for (let k = 0; k < valIdx.length; k++) {
-      if (inTrain[valIdx[k]]) {
-        throw new RangeError(
-          expected(WHERE, `data.validationIndices[${k}]`, 'an image not used for training', valIdx[k]),
-        );
-      }
-    }
-  }
-  return { trainIdx, valIdx };
 }
