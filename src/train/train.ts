@@ -1,7 +1,7 @@
 /**
  * The training loop of {@link train} and its step. Options are resolved in `train_options.ts`, the
- * run directory (resume checks, checkpoints, log, best model) is `checkpoint.ts`'s, throughput and ETA
- * are `progress.ts`'s.
+ * checkpoints, log and best model are `checkpoint.ts`'s, opening the run directory (resume checks,
+ * clearing an earlier run) is `run_directory.ts`'s, throughput and ETA are `progress.ts`'s.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
