@@ -393,9 +393,8 @@ async function trainEpoch(
 }
 
 /**
- * `predictDataset` for the epoch's validation, where non-finite outputs mean that training diverged
- * in the epoch's last steps (the loss of a step is computed before its update, so the update that
- * broke the weights is seen here first): said as a divergence of the run, not a damaged model file.
+ * `predictDataset` for validation, where non-finite outputs mean training diverged in the epoch's last
+ * step (a step's loss precedes its update): said as a divergence, not a damaged model file.
  */
 async function predictDatasetOrDiverged(
   loop: Loop,
