@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { BACKEND_NAMES } from '../backends/select';
+import { registerAttention } from './commands/attention';
 import { registerBench } from './commands/bench';
 import { registerDemo } from './commands/demo';
 import { registerEval } from './commands/evaluate';
@@ -29,6 +30,7 @@ export function buildProgram(version: string): Command {
   registerTrain(program);
   registerEval(program);
   registerPredict(program);
+  registerAttention(program);
   registerBench(program);
   registerSummary(program);
   registerExport(program);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../../src/io/index';
-import { expandInputs, uniqueStems } from '../../src/cli/commands/predict';
+import { expandInputs, uniqueStems } from '../../src/cli/commands/face_inputs';
 import { buildProgram } from '../../src/cli/program';
 import { ckSamples } from '../faces/calibration';
 import { HAS_DETECTOR, tinyModel } from '../faces/helpers';
