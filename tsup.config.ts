@@ -17,7 +17,8 @@ export default defineConfig([
     splitting: true,
     // import.meta.url in the CJS build (code splitting leaves it raw otherwise, a syntax error there).
     shims: true,
-    dts: true,
+    // `@internal` declarations stay out of the published typings: they are not part of the API.
+    dts: { compilerOptions: { stripInternal: true } },
     sourcemap: true,
     clean: true,
     target: 'node20',

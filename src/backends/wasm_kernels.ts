@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { FilterGradMethod } from './conv_grads';
 
 export { AUTO_CONV_MAX_OUT_CHANNELS, type FilterGradMethod } from './conv_grads';
+/** @internal */
 export { nativeKernelsEnabled } from './wasm_heap';
 
 import { BATCH_NORM_GRAD_KERNEL, CHANNEL_MOMENTS_KERNEL } from '../ops/batch_norm';

@@ -13,7 +13,9 @@ import { MAX_PARTS, type NativeState, wrap } from './wasm_native_split';
 import { NativeHelpers } from './wasm_native_threads';
 import type { NativeExports, NativeKernels } from './wasm_native_types';
 
+/** @internal */
 export { batchNormGradScratchFloats, momentsScratchFloats } from './wasm_native_split';
+/** @internal */
 export type { Epilogue, NativeConvGeometry, NativeKernels, Strided3 } from './wasm_native_types';
 
 /**

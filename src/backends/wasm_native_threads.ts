@@ -14,8 +14,9 @@
  * the helpers, parked in `Atomics.wait` until then, claim chunks from a shared counter until none is
  * left. A helper stores `seq` into `done` when it finds the queue empty; the caller blocks on `done`
  * where the engine lets it (Node's main thread, workers) and spins elsewhere (a browser's main thread).
+ * Internal to the backends (not tagged internal here: on the module comment the tag would strip the first
+ * declaration from the typings).
  * @module
- * @internal
  */
 
 /** The native functions a helper can run, by index in a job. */

@@ -38,8 +38,9 @@ export function configEntries(options: object): tf.serialization.ConfigDict {
  * an output of the same shape, `y = x * maps` (broadcast), the {@link AttentionLayer} accessors and a
  * `getConfig()` made of the resolved options given to the constructor. A subclass creates its
  * weights in {@link AttentionLayerBase.buildWeights} and computes its maps in
- * {@link AttentionLayerBase.gates}.
- * @internal
+ * {@link AttentionLayerBase.gates}. Not part of the API; hidden from the docs but kept in the
+ * typings, because the published layers extend it.
+ * @hidden
  */
 export abstract class AttentionLayerBase extends tfl.layers.Layer implements AttentionLayer {
   private readonly capture = new AttentionMapCapture();

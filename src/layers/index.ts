@@ -7,7 +7,15 @@ export {
   findAttentionLayers,
   isAttentionLayer,
 } from './attention_maps';
-export * from './attention_registry';
+export {
+  type AttentionArgs,
+  type AttentionFactory,
+  type AttentionName,
+  BUILTIN_ATTENTION,
+  createAttention,
+  listAttention,
+  registerAttention,
+} from './attention_registry';
 export {
   FUSED_BATCH_NORMALIZATION_DEFAULTS,
   FusedBatchNormalization,
