@@ -5,7 +5,20 @@ import { defineConfig } from 'tsup';
 // registry, one class per layer) rather than bundling their own. The CLI: one ESM entry with a
 // shebang, used by the package `bin`. Peers (tfjs) and optional backends stay external so the user's
 // single tfjs instance is used.
-const SUBPATHS = ['backends', 'diagnostics', 'export', 'io', 'ops', 'pretrained', 'train', 'video'];
+const SUBPATHS = [
+  'backends',
+  'data',
+  'diagnostics',
+  'export',
+  'faces',
+  'io',
+  'models',
+  'ops',
+  'pretrained',
+  'train',
+  'video',
+  'visualize',
+];
 
 export default defineConfig([
   {

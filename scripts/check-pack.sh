@@ -22,6 +22,20 @@ bytes=$(stat -c %s "$tarball")
 echo "check-pack: $(basename "$tarball"): $bytes bytes, $(wc -l <<<"$listing") files"
 head -c 19 "$root/dist/cli.js" | grep -q '^#!/usr/bin/env node' || fail "dist/cli.js has no shebang"
 
+# The published typings hold no `@internal` declaration (tsup strips them), and the root's runtime
+# names are the list in docs/api-surface.txt: a change to the public surface shows in review (update
+# the file with `node scripts/api-surface.mjs > docs/api-surface.txt`).
+tar -xzf "$tarball" -C "$work" package/dist
+if grep -l '@internal' "$work"/package/dist/*.d.ts "$work"/package/dist/*.d.cts 2>/dev/null; then
+  fail "the typings above still mention @internal: tag the declaration, not only its module"
+fi
+surface=$(node "$root/scripts/api-surface.mjs" "$work/package/dist/index.cjs")
+if ! diff <(echo "$surface") "$root/docs/api-surface.txt" >"$work/surface.diff"; then
+  cat "$work/surface.diff" >&2
+  fail "the root's exports differ from docs/api-surface.txt (above: < built, > listed); if on purpose, update the list"
+fi
+echo "check-pack: typings without @internal; root exports $(grep -c . <<<"$surface") runtime names, as listed"
+
 # A face to predict: a CK+ crop when the shared data is here, else a plain grey square.
 face="$work/a face ü.png"
 ck="$root/../shared/data/ckplus/CK+48/happy"
@@ -61,6 +75,10 @@ try_project() {
     const onnx = await import('fer-cbam/export');
     if (onnx.readOnnxInfo(await onnx.exportOnnx(m)).outputs[0].shape[1] !== 7) throw new Error('ESM fer-cbam/export');
     if (backends.useBackend !== root.useBackend || 'timeSteps' in root) throw new Error('ESM subpaths');
+    // The folders' subpaths hold the root's names too (the same objects) and their low-level helpers.
+    const [dataSub, facesSub, modelsSub, visualizeSub] = await Promise.all(['data', 'faces', 'models', 'visualize'].map((n) => import('fer-cbam/' + n)));
+    if (dataSub.loadFer2013 !== root.loadFer2013 || facesSub.detectFaces !== root.detectFaces || modelsSub.resnetCbam !== root.resnetCbam || visualizeSub.gradCam !== root.gradCam) throw new Error('ESM folder subpaths');
+    if ('randomFlip' in root || typeof dataSub.randomFlip !== 'function' || typeof visualizeSub.jet !== 'function') throw new Error('ESM low-level helpers belong to their subpath');
     for (const f of [timeSteps, toFloat16Artifacts, writeFileAtomic, linearCombination]) if (typeof f !== 'function') throw new Error('ESM subpath exports');
     if (typeof BEST_MODEL_DIR !== 'string') throw new Error('ESM fer-cbam/train');
     // train()'s gradient worker is a file of the package (dist/train_worker.js): one step with it.
@@ -75,7 +93,7 @@ try_project() {
     require('$tfjs');
     const f = require('fer-cbam');
     if (require('fer-cbam/backends').useBackend !== f.useBackend) throw new Error('CJS subpaths');
-    for (const [sub, name] of [['diagnostics', 'timeSteps'], ['pretrained', 'toFloat16Artifacts'], ['io', 'writeFileAtomic'], ['ops', 'linearCombination'], ['train', 'loadCheckpoint'], ['export', 'exportOnnx']])
+    for (const [sub, name] of [['diagnostics', 'timeSteps'], ['pretrained', 'toFloat16Artifacts'], ['io', 'writeFileAtomic'], ['ops', 'linearCombination'], ['train', 'loadCheckpoint'], ['export', 'exportOnnx'], ['data', 'randomFlip'], ['faces', 'findBlazeFaceWeights'], ['models', 'resolvePlacement'], ['visualize', 'jet']])
       if (typeof require('fer-cbam/' + sub)[name] !== 'function') throw new Error('CJS fer-cbam/' + sub);
     if (typeof f.cbam !== 'function' || f.resnetCbam({ depth: 10, width: 8 }).countParams() <= 0) throw new Error('CJS exports');
     f.loadPretrained('fer2013').then((m) => { if (m.outputs[0].shape[1] !== 7) throw new Error('CJS pretrained'); });

@@ -14,9 +14,9 @@ import {
   loadFer2013,
   loadPretrained,
   predictProbabilities,
-  pretrainedModelPath,
   usageIndices,
 } from '../../src/index';
+import { pretrainedModelPath } from '../../src/pretrained/index';
 import { sha256Hex } from '../../src/pretrained/sha256';
 
 const FER2013 = resolve(__dirname, '../../../shared/data/fer2013/fer2013.csv.gz');
