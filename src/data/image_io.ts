@@ -6,6 +6,7 @@
  */
 
 import { expected } from '../errors';
+import { importSharp, type SharpModule } from '../image/sharp';
 import { importAtRuntime } from '../node_env';
 import { DataFormatError } from './data_error';
 import { resizeGray, rgbToGray } from './gray';
@@ -45,23 +46,8 @@ export interface LoadGrayImageOptions {
 /** Defaults of {@link LoadGrayImageOptions}. @category Data */
 export const LOAD_GRAY_IMAGE_DEFAULTS = { size: 48, fit: 'cover' } as const;
 
-type SharpModule = typeof import('sharp');
-let sharpModule: Promise<SharpModule> | null = null;
-
-/** Imports sharp once, with a clear message when it is missing. @internal */
-export async function importSharp(where: string): Promise<SharpModule> {
-  if (!sharpModule) {
-    sharpModule = importAtRuntime<SharpModule>('sharp')
-      .then((m) => ((m as { default?: SharpModule }).default ?? m) as SharpModule)
-      .catch((e: Error) => {
-        sharpModule = null;
-        throw new Error(
-          `${where}: decoding images needs the package \`sharp\` (npm install sharp), which failed to load: ${e.message}`,
-        );
-      });
-  }
-  return sharpModule;
-}
+/** Imports sharp: the loader of src/image/sharp.ts, re-exported for the data loaders. @internal */
+export { importSharp } from '../image/sharp';
 
 /** Checks size/fit options; returns resolved values. @internal */
 export function resolveImageOptions(

@@ -9,27 +9,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { explainDecodeFailure } from '../data/image_io';
 import { checkPositiveInteger, expected } from '../errors';
-import { importAtRuntime, isNode } from '../node_env';
-import type { RgbImage } from '../visualize/colormap';
+import { importSharp } from '../image/sharp';
+import type { RgbImage } from '../image/types';
+import { isNode } from '../node_env';
 
-type SharpModule = typeof import('sharp');
-let sharpPromise: Promise<SharpModule> | null = null;
-
-/**
- * Imports sharp once, hidden from browser bundlers, with a message naming the package when it is
- * missing. @internal
- */
-export function importSharpAtRuntime(where: string): Promise<SharpModule> {
-  sharpPromise ??= importAtRuntime<SharpModule & { default?: SharpModule }>('sharp')
-    .then((m) => m.default ?? m)
-    .catch((e: Error) => {
-      sharpPromise = null;
-      throw new Error(
-        `${where}: decoding and drawing images in Node needs the package \`sharp\` (npm install sharp), which failed to load: ${e.message}`,
-      );
-    });
-  return sharpPromise;
-}
+/** Imports sharp: the loader of src/image/sharp.ts, under the name faces has used. @internal */
+export { importSharp as importSharpAtRuntime } from '../image/sharp';
 
 /** Browser image sources {@link readImage} takes (whatever `tf.browser.fromPixels` accepts). @category Faces */
 export type BrowserImageSource =
@@ -135,7 +120,7 @@ async function decodeWithSharp(
       'file paths and image bytes are decoded only in Node; in a browser pass an image element, ImageBitmap or tensor.',
     );
   }
-  const sharp = await importSharpAtRuntime(where);
+  const sharp = await importSharp(where);
   try {
     const meta = await sharp(input, { failOn: 'error' }).metadata();
     if (!meta.width || !meta.height) throw new Error('no image size in the file');

@@ -1,4 +1,4 @@
-import { importAtRuntime } from '../node_env';
+import { importSharp } from '../image/sharp';
 import { classificationMetrics } from './metrics';
 
 /** Options of {@link confusionMatrixPng}. @category Training */
@@ -131,16 +131,6 @@ export async function confusionMatrixPng(
   options: ConfusionMatrixPngOptions = {},
 ): Promise<Buffer> {
   const svg = confusionMatrixSvg(matrix, classNames, options);
-  let sharp: typeof import('sharp');
-  try {
-    sharp = (await importAtRuntime<{ default: typeof import('sharp') }>('sharp')).default;
-  } catch (error) {
-    throw new Error(
-      `confusionMatrixPng: cannot load "sharp" (npm install sharp): ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
-  }
+  const sharp = await importSharp('confusionMatrixPng');
   return sharp(Buffer.from(svg)).png().toBuffer();
 }

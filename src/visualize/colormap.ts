@@ -4,15 +4,9 @@
  * @module
  */
 
-/** An RGB image: `width * height * 3` bytes, row-major. @category Visualization */
-export interface RgbImage {
-  /** Width in pixels. */
-  width: number;
-  /** Height in pixels. */
-  height: number;
-  /** `width * height * 3` bytes (R, G, B per pixel), row-major. */
-  data: Uint8Array;
-}
+import type { RgbImage } from '../image/types';
+
+export type { RgbImage };
 
 // Control points of the "jet" colormap (blue -> cyan -> yellow -> red), as used by most Grad-CAM figures.
 const JET: ReadonlyArray<readonly [number, number, number, number]> = [
