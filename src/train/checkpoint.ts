@@ -16,6 +16,7 @@ import type { Normalization } from '../data/stats';
 import { expected, messageOf } from '../errors';
 import { removeStaleTemporaries, writeFileAtomic } from '../io/atomic';
 import { fileSystem } from '../io/file_handler';
+import type { Preprocessing } from '../models/preprocessing';
 import { nodeFs, nodePath } from '../node_env';
 import type { ResolvedSchedule } from './schedules';
 import type { SGDOptions, SGDState } from './sgd';
@@ -118,19 +119,13 @@ export interface Checkpoint {
 }
 
 /** Metadata written next to the best model (`best/training.json`). @category Training */
-export interface BestModelInfo {
+export interface BestModelInfo extends Pick<Preprocessing, 'normalization' | 'cropSize' | 'classNames'> {
   /** Metric that selected the model (e.g. `valAccuracy`). */
   monitor: string;
   /** Its value. */
   value: number;
   /** Epoch (from 1) of the best model. */
   epoch: number;
-  /** Input normalisation the model expects. */
-  normalization: Normalization;
-  /** Input crop size the model expects. */
-  cropSize: number;
-  /** Class names, in output order. */
-  classNames: string[];
 }
 
 interface Pointer {
