@@ -55,6 +55,7 @@ import {
   type Preprocessing,
   predictProbabilities,
 } from '../../src/models/index';
+import { trainingJsonPreprocessing } from '../../src/models/preprocessing';
 import { loadPretrained } from '../../src/pretrained/load';
 // The tracker's own module: src/video/index.ts also re-exports the Node-only ffmpeg helpers.
 import { FaceTracker, TRACKER_DEFAULTS } from '../../src/video/tracker';
@@ -314,22 +315,14 @@ async function timeBackends(
 /** `training.json` next to the model (written by `train` into `best/`), or `null`. */
 async function readTrainingJson(
   modelUrl: string,
-): Promise<{ normalization?: Preprocessing['normalization']; classNames?: string[] } | null> {
-  let info: { normalization?: { mean?: unknown; std?: unknown }; classNames?: unknown };
+): Promise<ReturnType<typeof trainingJsonPreprocessing> | null> {
   try {
     const response = await fetch(new URL('training.json', modelUrl));
     if (!response.ok) return null;
-    info = await response.json();
+    return trainingJsonPreprocessing(await response.json()); // the CLI reads it the same way
   } catch {
     return null; // missing, or not JSON (a server answering every URL with a page)
   }
-  const out: { normalization?: Preprocessing['normalization']; classNames?: string[] } = {};
-  const { mean, std } = info.normalization ?? {};
-  if (typeof mean === 'number' && typeof std === 'number' && std > 0) out.normalization = { mean, std };
-  if (Array.isArray(info.classNames) && info.classNames.every((c) => typeof c === 'string')) {
-    out.classNames = info.classNames;
-  }
-  return out;
 }
 
 /** The pretrained model when it is served (see vite.config.ts), else the untrained demo model. */

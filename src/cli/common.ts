@@ -14,7 +14,12 @@ import { resizeDataset } from '../data/remap';
 import { listAttention } from '../layers/attention_registry';
 import { checkFiniteWeights } from '../models/finite';
 import { getModelPreset, listModels, PRESET_GRAMMAR } from '../models/model_registry';
-import { getPreprocessing, type Preprocessing, setPreprocessing } from '../models/preprocessing';
+import {
+  getPreprocessing,
+  type Preprocessing,
+  setPreprocessing,
+  trainingJsonPreprocessing,
+} from '../models/preprocessing';
 import { PLACEMENTS, type Placement, RESNET_DEPTHS, type ResNetCbamOptions } from '../models/resnet_cbam';
 import { DEFAULT_PRETRAINED } from '../pretrained/catalog';
 import { isPretrainedName, listPretrained, loadPretrained } from '../pretrained/load';
@@ -311,13 +316,13 @@ export async function loadModel(
   if (stored === null) {
     const training = resolve(dirname(file), 'training.json');
     if (existsSync(training)) {
-      let info: { cropSize?: number; normalization?: { mean: number; std: number }; classNames?: string[] };
+      let info: ReturnType<typeof trainingJsonPreprocessing>;
       try {
-        info = JSON.parse(readFileSync(training, 'utf8'));
+        info = trainingJsonPreprocessing(JSON.parse(readFileSync(training, 'utf8')));
       } catch (error) {
         throw new CliError(`${arg}: "${training}" is not valid JSON: ${(error as Error).message}`);
       }
-      if (!info?.normalization || !Array.isArray(info.classNames)) {
+      if (!info.normalization || !info.classNames) {
         throw new CliError(
           `${arg}: "${training}" holds no normalization and classNames; ${PREPROCESSING_FIX}.`,
         );

@@ -54,3 +54,32 @@ export function getPreprocessing(model: tfl.LayersModel): Preprocessing | null {
   if (!value || typeof value !== 'object') return null;
   return value;
 }
+
+/**
+ * The preprocessing fields of a `training.json` (the file `train` wrote beside `best/model.json`
+ * before models stored their preprocessing), parsed JSON in: the well-formed fields only, so the CLI
+ * (Node) and the browser page read old runs the same way.
+ * @param info The parsed `training.json`.
+ * @returns `cropSize`, `normalization` (a positive `std`) and `classNames`, each when present and valid.
+ * @example
+ * ```ts
+ * const legacy = trainingJsonPreprocessing(JSON.parse(text)); // { normalization, classNames, cropSize }
+ * ```
+ * @internal
+ */
+export function trainingJsonPreprocessing(
+  info: unknown,
+): Partial<Pick<Preprocessing, 'cropSize' | 'normalization' | 'classNames'>> {
+  const out: Partial<Pick<Preprocessing, 'cropSize' | 'normalization' | 'classNames'>> = {};
+  if (info === null || typeof info !== 'object') return out;
+  const { cropSize, normalization, classNames } = info as Record<string, unknown>;
+  if (Number.isInteger(cropSize) && (cropSize as number) > 0) out.cropSize = cropSize as number;
+  const { mean, std } = (normalization ?? {}) as { mean?: unknown; std?: unknown };
+  if (typeof mean === 'number' && Number.isFinite(mean) && typeof std === 'number' && std > 0) {
+    out.normalization = { mean, std };
+  }
+  if (Array.isArray(classNames) && classNames.length > 0 && classNames.every((c) => typeof c === 'string')) {
+    out.classNames = [...classNames];
+  }
+  return out;
+}
