@@ -130,7 +130,34 @@ for (const name of args.models!.split(',')) {
     };
   });
   const mean = (k: 'before' | 'after') => (crossFit[0]![k] + crossFit[1]![k]) / 2;
+  // What a perfectly calibrated model would score: labels drawn from the calibrated probabilities
+  // themselves (seeded), so the ECE left is the estimator's own noise at this many faces and bins.
+  let seed = 7;
+  const rand = () => {
+    seed = (seed * 1664525 + 1013904223) >>> 0;
+    return seed / 4294967296;
+  };
+  const floorAt = (rows: number[][], draws = 20) => {
+    let sum = 0;
+    for (let d = 0; d < draws; d++) {
+      const labels = rows.map((r) => {
+        let u = rand();
+        for (let k = 0; k < r.length; k++) if ((u -= r[k]!) < 0) return k;
+        return r.length - 1;
+      });
+      sum += expectedCalibrationError(rows, labels).ece;
+    }
+    return sum / draws;
+  };
+  const calibratedVal = scale(rawVal, t);
+  const noiseFloor = {
+    all: floorAt(calibratedVal),
+    half: floorAt(halves[1]!.map((i) => calibratedVal[i]!)),
+  };
   const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
+  console.log(
+    `${name}: ECE of a perfectly calibrated model with these probabilities (labels drawn from them, 20 draws): ${pct(noiseFloor.all)} on ${rawVal.length} faces, ${pct(noiseFloor.half)} on ${halves[1]!.length}`,
+  );
   console.log(
     `${name}: PublicTest split in halves, temperature fitted on one and ECE on the other (mean of both ways): ${pct(mean('before'))} -> ${pct(mean('after'))} (T ${crossFit.map((c) => c.temperature.toFixed(3)).join(', ')})`,
   );
@@ -151,6 +178,11 @@ for (const name of args.models!.split(',')) {
         before: mean('before'),
         after: mean('after'),
         temperatures: crossFit.map((c) => c.temperature),
+      },
+      noiseFloor: {
+        what: 'ECE of labels drawn from the calibrated probabilities themselves (a perfectly calibrated model), mean of 20 draws: the estimator noise at this many faces',
+        allFaces: noiseFloor.all,
+        halfFaces: noiseFloor.half,
       },
       ckplusHoldout: {
         faces: ck7.count,
