@@ -1,5 +1,5 @@
+export { encodePng } from '../image/png';
 export * from './colormap';
 export * from './gradcam';
 export * from './heatmaps';
-export * from './png';
 export { type ReliabilityCurve, reliabilityDiagramSvg } from './reliability';

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import type { BackendName } from '../../backends/select';
 import { datasetStats } from '../../data/stats';
 import { syntheticExpressions } from '../../data/synthetic';
+import { encodePng } from '../../image/png';
 import { createModel, presetName } from '../../models/model_registry';
 import { facesToInput } from '../../models/predict';
 import { setPreprocessing } from '../../models/preprocessing';
@@ -12,7 +13,6 @@ import { evaluate } from '../../train/evaluate';
 import { formatConfusionMatrix } from '../../train/metrics';
 import { train } from '../../train/train';
 import { explainFaces } from '../../visualize/heatmaps';
-import { encodePng } from '../../visualize/png';
 import { CliError, checkOutputDir, intOption, positiveNumberOption, selectBackend } from '../common';
 import { startProgress } from '../progress';
 

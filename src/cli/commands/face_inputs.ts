@@ -22,12 +22,12 @@ import {
   findFaceCrops,
 } from '../../faces/recognize';
 import type { FaceDetector } from '../../faces/types';
+import { encodePng } from '../../image/png';
 import { writeFileAtomic } from '../../io/atomic';
 import { facesToInput } from '../../models/predict';
 import type { Preprocessing } from '../../models/preprocessing';
 import { DEFAULT_PRETRAINED } from '../../pretrained/catalog';
 import { explainFaces } from '../../visualize/heatmaps';
-import { encodePng } from '../../visualize/png';
 import { CliError, checkOutputDir, checkOutputFile, intOption, numberOption } from '../common';
 
 /**

@@ -1,5 +1,9 @@
-import { importSharp } from '../data/image_io';
-import type { RgbImage } from './colormap';
+/**
+ * PNG encoding of in-memory images (Node, through sharp).
+ * @module
+ */
+import { importSharp } from './sharp';
+import type { RgbImage } from './types';
 
 /**
  * Encodes an RGB image as PNG (with sharp, loaded on first use; Node only).
