@@ -142,7 +142,10 @@ for (const name of args.models!.split(',')) {
     for (let d = 0; d < draws; d++) {
       const labels = rows.map((r) => {
         let u = rand();
-        for (let k = 0; k < r.length; k++) if ((u -= r[k]!) < 0) return k;
+        for (let k = 0; k < r.length; k++) {
+          u -= r[k]!;
+          if (u < 0) return k;
+        }
         return r.length - 1;
       });
       sum += expectedCalibrationError(rows, labels).ece;
