@@ -31,7 +31,6 @@ export {
 export type * from './data/index';
 export {
   AUGMENT_DEFAULTS,
-  BATCH_DEFAULTS,
   CKPLUS_CLASSES,
   DataFormatError,
   datasetStats,
@@ -67,7 +66,6 @@ export {
   classifyFaceCrops,
   DETECT_DEFAULTS,
   detectFaces,
-  FACE_PICKS,
   FER2013_FRAMING,
   FIND_FACES_DEFAULTS,
   faceCropSquare,

@@ -193,3 +193,59 @@ export function sequenceKFold(
 ): Fold[] {
   return groupFolds('sequenceKFold', sequences, k, seed, labels);
 }
+
+/** What {@link stratifiedSplit} returns: indices to train on and indices to validate on. @category Data */
+export interface HoldoutSplit {
+  /** Training indices, ascending. */
+  train: number[];
+  /** Validation indices, ascending. */
+  validation: number[];
+}
+
+/**
+ * A seeded hold-out split that keeps each class's share: per class, `round(fraction * count)`
+ * images (at least one when the class has two or more, never all of them) go to validation, the
+ * rest to training. For picking the best epoch on a small folder of photos; for CK+-style data
+ * with several images per person, split by person instead ({@link subjectKFold}).
+ * @param labels Class index per image.
+ * @param fraction Share of each class held out, in `[0, 1)`. Defaults to `0.2`.
+ * @param seed Seed of the choice. Defaults to `0`.
+ * @example
+ * ```ts
+ * const { train, validation } = stratifiedSplit(photos.labels, 0.2, 1);
+ * ```
+ * @throws RangeError if `fraction` is not in `[0, 1)` or a label is not a non-negative integer.
+ * @category Data
+ */
+export function stratifiedSplit(labels: ArrayLike<number>, fraction = 0.2, seed = 0): HoldoutSplit {
+  const where = 'stratifiedSplit';
+  if (typeof fraction !== 'number' || !(fraction >= 0 && fraction < 1)) {
+    throw new RangeError(expected(where, 'fraction', 'a number in [0, 1)', fraction));
+  }
+  if (typeof seed !== 'number' || !Number.isFinite(seed)) {
+    throw new TypeError(expected(where, 'seed', 'a finite number', seed));
+  }
+  const byClass = new Map<number, number[]>();
+  for (let i = 0; i < labels.length; i++) {
+    const label = labels[i]!;
+    if (!Number.isInteger(label) || label < 0) {
+      throw new RangeError(expected(where, `labels[${i}]`, 'a non-negative integer', label));
+    }
+    const list = byClass.get(label);
+    if (list) list.push(i);
+    else byClass.set(label, [i]);
+  }
+  const rng = new Random(seed);
+  const held = new Uint8Array(labels.length);
+  for (const label of [...byClass.keys()].sort((a, b) => a - b)) {
+    const members = rng.shuffle(byClass.get(label)!);
+    let n = Math.round(fraction * members.length);
+    if (fraction > 0 && members.length >= 2) n = Math.max(1, n);
+    n = Math.min(n, members.length - 1);
+    for (let j = 0; j < n; j++) held[members[j]!] = 1;
+  }
+  const train: number[] = [];
+  const validation: number[] = [];
+  for (let i = 0; i < labels.length; i++) (held[i] ? validation : train).push(i);
+  return { train, validation };
+}

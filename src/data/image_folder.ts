@@ -60,6 +60,110 @@ async function kindOf(
   }
 }
 
+/** What {@link listImageFolder} finds: the image files, their labels and what it did not read. @internal */
+export interface ImageFolderListing {
+  /** Image paths, sorted by class folder, then name. */
+  files: string[];
+  /** Per file, its class index into `classNames`. */
+  labels: number[];
+  /** Class names in label order. */
+  classNames: string[];
+  /** Entries not read (hidden, not a regular file, not an image by extension). */
+  ignored: string[];
+}
+
+/**
+ * Lists `root/<class>/<image>` files without decoding them, in sorted order (class, then name):
+ * the walk {@link loadImageFolder} and the face-folder loader share.
+ * @param root The folder holding one sub-folder per class.
+ * @param wanted Class names in label order (every class folder must be one); defaults to the folders, sorted.
+ * @param where Name used in error messages.
+ * @throws DataFormatError naming the path for a missing root, a root without class folders, or a
+ *   folder not in `wanted`.
+ * @internal
+ */
+export async function listImageFolder(
+  root: string,
+  wanted: readonly string[] | undefined,
+  where: string,
+): Promise<ImageFolderListing> {
+  const fs = await importAtRuntime<typeof import('node:fs')>('node:fs');
+  const pathMod = await importAtRuntime<typeof import('node:path')>('node:path');
+
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await fs.promises.readdir(root, { withFileTypes: true });
+  } catch (e) {
+    throw new DataFormatError(where, root, undefined, `cannot read the folder (${(e as Error).message}).`);
+  }
+  const ignored: string[] = [];
+  const folders: string[] = [];
+  for (const entry of entries) {
+    const full = pathMod.join(root, entry.name);
+    if ((await kindOf(fs, full, entry)) === 'directory' && !entry.name.startsWith('.'))
+      folders.push(entry.name);
+    else ignored.push(full);
+  }
+  folders.sort();
+  if (folders.length === 0) {
+    throw new DataFormatError(
+      where,
+      root,
+      undefined,
+      expectedReason('root', 'a folder with one sub-folder per class', 'no sub-folders'),
+    );
+  }
+  const classNames = wanted ? [...wanted] : folders;
+  if (classNames.length > 256) {
+    throw new DataFormatError(
+      where,
+      root,
+      undefined,
+      expectedReason('root', 'at most 256 class folders', folders.length),
+    );
+  }
+  const files: string[] = [];
+  const labels: number[] = [];
+  for (const folder of folders) {
+    const label = classNames.indexOf(folder);
+    if (label < 0) {
+      throw new DataFormatError(
+        where,
+        pathMod.join(root, folder),
+        undefined,
+        expectedReason('class folder', `one of the class names ${JSON.stringify(classNames)}`, folder),
+      );
+    }
+    const dir = pathMod.join(root, folder);
+    let inner: import('node:fs').Dirent[];
+    try {
+      inner = await fs.promises.readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      throw new DataFormatError(
+        where,
+        dir,
+        undefined,
+        `cannot read the class folder (${(e as Error).message}).`,
+      );
+    }
+    const names: string[] = [];
+    for (const e of inner) {
+      const full = pathMod.join(dir, e.name);
+      // Follow symbolic links: a linked image (or class folder, above) counts like the real thing.
+      const ok = !e.name.startsWith('.') && isImageFile(e.name) && (await kindOf(fs, full, e)) === 'file';
+      if (ok) names.push(e.name);
+      else ignored.push(full);
+    }
+    names.sort();
+    for (const name of names) {
+      files.push(pathMod.join(dir, name));
+      labels.push(label);
+    }
+  }
+
+  return { files, labels, classNames, ignored };
+}
+
 /**
  * Loads `root/<class>/<image>` files: any format sharp reads (PNG, JPEG, BMP, GIF, WebP, TIFF), any size
  * or colour, converted to `size` x `size` grayscale. Files are read in sorted order (class, then
@@ -100,79 +204,7 @@ export async function loadImageFolder(
       throw new RangeError(expected(WHERE, 'classNames', 'at most 256 names', names.length));
     }
   }
-  const fs = await importAtRuntime<typeof import('node:fs')>('node:fs');
-  const pathMod = await importAtRuntime<typeof import('node:path')>('node:path');
-
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = await fs.promises.readdir(root, { withFileTypes: true });
-  } catch (e) {
-    throw new DataFormatError(WHERE, root, undefined, `cannot read the folder (${(e as Error).message}).`);
-  }
-  const ignored: string[] = [];
-  const folders: string[] = [];
-  for (const entry of entries) {
-    const full = pathMod.join(root, entry.name);
-    if ((await kindOf(fs, full, entry)) === 'directory' && !entry.name.startsWith('.'))
-      folders.push(entry.name);
-    else ignored.push(full);
-  }
-  folders.sort();
-  if (folders.length === 0) {
-    throw new DataFormatError(
-      WHERE,
-      root,
-      undefined,
-      expectedReason('root', 'a folder with one sub-folder per class', 'no sub-folders'),
-    );
-  }
-  const classNames = options.classNames ? [...options.classNames] : folders;
-  if (classNames.length > 256) {
-    throw new DataFormatError(
-      WHERE,
-      root,
-      undefined,
-      expectedReason('root', 'at most 256 class folders', folders.length),
-    );
-  }
-  const files: string[] = [];
-  const labels: number[] = [];
-  for (const folder of folders) {
-    const label = classNames.indexOf(folder);
-    if (label < 0) {
-      throw new DataFormatError(
-        WHERE,
-        pathMod.join(root, folder),
-        undefined,
-        expectedReason('class folder', `one of the class names ${JSON.stringify(classNames)}`, folder),
-      );
-    }
-    const dir = pathMod.join(root, folder);
-    let inner: import('node:fs').Dirent[];
-    try {
-      inner = await fs.promises.readdir(dir, { withFileTypes: true });
-    } catch (e) {
-      throw new DataFormatError(
-        WHERE,
-        dir,
-        undefined,
-        `cannot read the class folder (${(e as Error).message}).`,
-      );
-    }
-    const names: string[] = [];
-    for (const e of inner) {
-      const full = pathMod.join(dir, e.name);
-      // Follow symbolic links: a linked image (or class folder, above) counts like the real thing.
-      const ok = !e.name.startsWith('.') && isImageFile(e.name) && (await kindOf(fs, full, e)) === 'file';
-      if (ok) names.push(e.name);
-      else ignored.push(full);
-    }
-    names.sort();
-    for (const name of names) {
-      files.push(pathMod.join(dir, name));
-      labels.push(label);
-    }
-  }
+  const { files, labels, classNames, ignored } = await listImageFolder(root, options.classNames, WHERE);
 
   const sharp = await importSharp(WHERE);
   const pixels = size * size;

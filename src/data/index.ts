@@ -64,7 +64,14 @@ export {
   type LoadFerPlusOptions,
   loadFerPlus,
 } from './ferplus';
-export { type Fold, groupKFold, sequenceKFold, subjectKFold } from './folds';
+export {
+  type Fold,
+  groupKFold,
+  type HoldoutSplit,
+  sequenceKFold,
+  stratifiedSplit,
+  subjectKFold,
+} from './folds';
 export {
   type ImageFolderDataset,
   LOAD_IMAGE_FOLDER_DEFAULTS,

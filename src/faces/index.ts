@@ -7,6 +7,7 @@
 export * from './align';
 export * from './annotate';
 export * from './blazeface';
+export * from './face_folder';
 export * from './image_input';
 export * from './recognize';
 export * from './types';

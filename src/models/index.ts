@@ -6,6 +6,7 @@ export {
   softmaxWithTemperature,
   temperatureNll,
 } from './calibration';
+export * from './class_match';
 export { checkFiniteScores, checkFiniteWeights, NonFiniteModelError } from './finite';
 export * from './model_registry';
 export * from './predict';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { groupKFold, sequenceKFold, subjectKFold } from '../../src/data/folds';
+import { groupKFold, sequenceKFold, stratifiedSplit, subjectKFold } from '../../src/data/folds';
 import { Random } from '../../src/random';
 
 /** A CK+-like set: subjects with 1-4 sequences of 3 frames, one label per sequence. */
@@ -106,5 +106,26 @@ describe('sequenceKFold (leaky, for comparison)', () => {
       if (train.some((i) => testSubjects.has(subjectIds[i]))) leaked++;
     }
     expect(leaked).toBeGreaterThan(0);
+  });
+});
+
+describe('stratifiedSplit', () => {
+  it('holds out the same share of each class, at least one of a class with two or more, never all', () => {
+    const labels = [...Array(50).fill(0), ...Array(10).fill(1), ...Array(2).fill(2), 3];
+    const { train, validation } = stratifiedSplit(labels, 0.2, 1);
+    const count = (idx: number[], c: number) => idx.filter((i) => labels[i] === c).length;
+    expect([0, 1, 2, 3].map((c) => count(validation, c))).toEqual([10, 2, 1, 0]);
+    expect([...train, ...validation].sort((a, b) => a - b)).toEqual(labels.map((_, i) => i));
+    expect(train).toEqual([...train].sort((a, b) => a - b));
+    expect(stratifiedSplit(labels, 0.2, 1)).toEqual({ train, validation });
+    expect(stratifiedSplit(labels, 0.2, 2).validation).not.toEqual(validation);
+    expect(stratifiedSplit(labels, 0, 1).validation).toEqual([]);
+  });
+
+  it('refuses a fraction outside [0, 1) and labels that are not class indices', () => {
+    expect(() => stratifiedSplit([0, 1], 1)).toThrow(
+      /expected `fraction` to be a number in \[0, 1\), but got 1\./,
+    );
+    expect(() => stratifiedSplit([0, -1], 0.2)).toThrow(/labels\[1\]/);
   });
 });

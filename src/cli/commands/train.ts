@@ -8,6 +8,7 @@ import { remapClasses } from '../../data/remap';
 import { type Normalization, subsetDataset, usageIndices } from '../../data/stats';
 import { writeFileAtomic } from '../../io/atomic';
 import { createModel } from '../../models/model_registry';
+import { getPreprocessing } from '../../models/preprocessing';
 import { readCheckpointState } from '../../train/checkpoint';
 import { evaluate } from '../../train/evaluate';
 import { formatConfusionMatrix } from '../../train/metrics';
@@ -21,6 +22,7 @@ import {
   checkInputFile,
   checkOutputDir,
   DATASET_KINDS,
+  detectDatasetKind,
   intOption,
   loadDataset,
   loadModel,
@@ -28,12 +30,25 @@ import {
   positiveNumberOption,
   selectBackend,
 } from '../common';
+import {
+  addPhotoOptions,
+  checkWritableDir,
+  FACE_CACHE_DIR,
+  FINE_TUNE_DEFAULTS,
+  holdOut,
+  loadPhotoFolder,
+  matchInitClasses,
+  photoOptions,
+} from '../photo_folder';
 import { startProgress } from '../progress';
 
-/** Run-directory entries that mean `--out` holds an earlier run (hidden files and the lock are ignored). */
+/**
+ * Run-directory entries that mean `--out` holds an earlier run (hidden files, the lock and the
+ * face-crop cache are ignored).
+ */
 function earlierRun(out: string): string[] {
   if (!existsSync(out)) return [];
-  return readdirSync(out).filter((name) => !name.startsWith('.'));
+  return readdirSync(out).filter((name) => !name.startsWith('.') && name !== FACE_CACHE_DIR);
 }
 
 /**
@@ -162,13 +177,75 @@ async function checkpointNetwork(
   return model;
 }
 
+/**
+ * Trains only the last layer (the classifier) of `model` for `o.epochs`, every other layer frozen,
+ * without checkpoints; the layers are trainable again afterwards.
+ */
+async function trainHeadFirst(
+  model: tfl.LayersModel,
+  data: { train: FaceDataset; validation: FaceDataset | undefined },
+  o: {
+    epochs: number;
+    batchSize: number;
+    seed: number;
+    learningRate: number;
+    cropSize: number;
+    normalization: 'dataset' | Normalization;
+    balanced: boolean;
+    signal: AbortSignal;
+  },
+): Promise<void> {
+  const frozen = model.layers.slice(0, -1).filter((layer) => layer.trainable);
+  for (const layer of frozen) layer.trainable = false;
+  const bar = startProgress('classifier', o.epochs * data.train.count);
+  try {
+    const result = await train(model, data, {
+      epochs: o.epochs,
+      batchSize: o.batchSize,
+      seed: o.seed,
+      schedule: { type: 'onecycle', maxLearningRate: o.learningRate },
+      cropSize: o.cropSize,
+      normalization: o.normalization,
+      balanced: o.balanced,
+      signal: o.signal,
+      callbacks: {
+        onProgress: (p) =>
+          bar.update(p.epoch * data.train.count + p.images, {
+            epoch: `${p.epoch + 1}/${p.epochs}`,
+            loss: p.loss.toFixed(3),
+            acc: p.accuracy.toFixed(3),
+          }),
+        onEpochEnd: (log) => {
+          const val = log.valAccuracy === undefined ? '' : ` val ${(100 * log.valAccuracy).toFixed(2)} %`;
+          process.stderr.write(
+            `\nclassifier epoch ${log.epoch}: loss ${log.loss.toFixed(4)} acc ${(100 * log.accuracy).toFixed(2)} %${val}\n`,
+          );
+        },
+      },
+    });
+    if (result.stopped) {
+      throw new CliError(
+        'train: stopped while training the classifier alone (--head-epochs); nothing was saved.',
+        130,
+      );
+    }
+  } finally {
+    bar.stop();
+    for (const layer of frozen) layer.trainable = true;
+  }
+}
+
 /** Registers `fer-cbam train`. */
 export function registerTrain(program: Command): void {
-  addArchitectureOptions(program.command('train'))
+  // The options for folders of photos come first in --help, after the architecture's.
+  addPhotoOptions(addArchitectureOptions(program.command('train')))
     .description(
-      'train a ResNet+CBAM on FER2013, FER+, CK+ or an image folder (select on the validation split)',
+      'train a ResNet+CBAM on FER2013, FER+, CK+ or a folder of photos or face crops (select on the validation split); with --init, fine-tune',
     )
-    .requiredOption('--data <path>', 'fer2013.csv(.gz), a CK+ folder, or a train/<class>/*.png folder')
+    .requiredOption(
+      '--data <path>',
+      'fer2013.csv(.gz), a CK+ folder, or a folder of class folders of photos or face crops (DIR/<class>/*.jpg)',
+    )
     .option('--dataset <kind>', `dataset kind: ${DATASET_KINDS.join(' | ')}`, 'auto')
     .option('--validation <path>', 'validation data for a folder dataset (FER2013 uses its PublicTest rows)')
     .option('--ferplus-votes <csv>', 'FER+ votes (fer2013new.csv) to train on FER+ labels')
@@ -177,12 +254,17 @@ export function registerTrain(program: Command): void {
       '--init <model>',
       'start from a pretrained name (fer2013) or a saved model directory instead of new weights (its architecture replaces --arch and its overrides)',
     )
-    .option('--epochs <n>', 'epochs', intOption('--epochs'), 30)
-    .option('--batch-size <n>', 'batch size', intOption('--batch-size'), 128)
+    .option('--epochs <n>', `epochs (${FINE_TUNE_DEFAULTS.epochs} with --init)`, intOption('--epochs'), 30)
+    .option(
+      '--batch-size <n>',
+      `batch size (${FINE_TUNE_DEFAULTS.batchSize} with --init)`,
+      intOption('--batch-size'),
+      128,
+    )
     .option('--schedule <name>', `learning-rate schedule: ${SCHEDULE_NAMES.join(' | ')}`, 'onecycle')
     .option(
       '--lr <rate>',
-      'initial (paper, constant) or peak (cosine, onecycle) learning rate',
+      `initial (paper, constant) or peak (cosine, onecycle) learning rate (default: the schedule's; ${FINE_TUNE_DEFAULTS.lr} with --init)`,
       positiveNumberOption('--lr'),
     )
     .option(
@@ -233,12 +315,38 @@ export function registerTrain(program: Command): void {
       if (opts.crop > side) {
         throw new CliError(`--crop: expected at most the image size ${side}, but got ${opts.crop}.`);
       }
+      if (opts.val !== undefined) {
+        if (opts.validation !== undefined) {
+          throw new CliError('--val is short for --validation: give one of them.');
+        }
+        opts.validation = opts.val;
+      }
       checkInputFile(opts.data, '--data', { directoryOk: true });
       if (opts.validation !== undefined)
         checkInputFile(opts.validation, '--validation', { directoryOk: true });
       if (opts.ferplusVotes !== undefined) checkInputFile(opts.ferplusVotes, '--ferplus-votes');
       const out = resolve(opts.out);
       checkOutputDir(out, '--out');
+      checkWritableDir(out, '--out');
+      const photo = photoOptions(opts, out);
+      // A folder of class folders is read as photos: one face per photo, found as predict finds it.
+      const isFolder = (path: string, arg: string) =>
+        kind === 'folder' ||
+        (kind === 'auto' && !opts.ferplusVotes && detectDatasetKind(path, arg) === 'folder');
+      const photos = isFolder(opts.data, '--data');
+      if (opts.headEpochs > 0 && opts.init === undefined) {
+        throw new CliError('--head-epochs trains the classifier of an --init model first: give --init too.');
+      }
+      // Fine-tuning defaults, for the options the command line did not set.
+      const fineTune = opts.init !== undefined;
+      const unset = (name: string) => cmd.getOptionValueSource(name) !== 'cli';
+      if (fineTune && unset('epochs')) opts.epochs = FINE_TUNE_DEFAULTS.epochs;
+      if (fineTune && unset('batchSize')) opts.batchSize = FINE_TUNE_DEFAULTS.batchSize;
+      if (fineTune && unset('lr')) opts.lr = FINE_TUNE_DEFAULTS.lr;
+      const fineTuneNote =
+        fineTune && (unset('epochs') || unset('batchSize') || unset('lr'))
+          ? `fine-tuning defaults: --epochs ${opts.epochs} --batch-size ${opts.batchSize} --lr ${opts.lr} (set them to override)\n`
+          : '';
       const earlier = earlierRun(out);
       if (earlier.length > 0 && !opts.resume && !opts.overwrite) {
         throw new CliError(
@@ -271,7 +379,22 @@ export function registerTrain(program: Command): void {
 
       const backend = await selectBackend(all);
       process.stderr.write(`backend: ${backend}\n`);
-      const data = await loadDataset(opts.data, kind, { ferPlusVotes: opts.ferplusVotes });
+      // The --init model is read and checked before the data (which may mean detecting many photos).
+      const init =
+        opts.init !== undefined && !resumeFrom
+          ? await loadModel(opts.init, { arg: '--init', preprocessingFlags: false })
+          : undefined;
+      if (init) {
+        const { cropSize, imageSize } = init.preprocessing;
+        if (cropSize !== opts.crop || imageSize !== side) {
+          throw new CliError(
+            `--init: "${opts.init}" takes ${cropSize}x${cropSize} crops of ${imageSize}x${imageSize} images, but this run uses ${opts.crop}x${opts.crop} crops of ${side}x${side} (set --crop ${cropSize}).`,
+          );
+        }
+      }
+      let data: FaceDataset;
+      if (photos) data = await loadPhotoFolder(opts.data, '--data', photo, side);
+      else data = await loadDataset(opts.data, kind, { ferPlusVotes: opts.ferplusVotes });
       let trainSet: FaceDataset = data;
       let validation: FaceDataset | undefined;
       if (data.usages) {
@@ -279,8 +402,21 @@ export function registerTrain(program: Command): void {
         validation = subsetDataset(data, usageIndices(data, 'PublicTest'));
         if (validation.count === 0) validation = undefined;
       } else if (opts.validation) {
-        validation = await loadDataset(opts.validation, kind, { arg: '--validation' });
-        validation = remapClasses(validation, data.classNames, {}, '--validation');
+        validation = isFolder(opts.validation, '--validation')
+          ? await loadPhotoFolder(opts.validation, '--validation', photo, side)
+          : await loadDataset(opts.validation, kind, { arg: '--validation' });
+        // By name, ignoring case (the --init match below puts both in the model's order).
+        const byName: Record<string, string> = {};
+        for (const n of validation.classNames) {
+          const to = data.classNames.find((c) => c.toLowerCase() === n.toLowerCase());
+          if (to !== undefined && to !== n) byName[n] = to;
+        }
+        validation = remapClasses(validation, data.classNames, byName, '--validation');
+      } else if (photos) {
+        // A stratified share of each class chooses best/ (by default when fine-tuning).
+        const fraction =
+          (opts.valFraction as number | undefined) ?? (fineTune ? FINE_TUNE_DEFAULTS.valFraction : 0);
+        ({ train: trainSet, validation } = holdOut(data, fraction, opts.seed));
       }
       if (opts.limit !== undefined) {
         const first = (ds: FaceDataset) =>
@@ -311,20 +447,26 @@ export function registerTrain(program: Command): void {
           }),
         );
         normalization = resumeFrom.state.normalization;
-      } else if (opts.init !== undefined) {
-        const init = await loadModel(opts.init, { arg: '--init', preprocessingFlags: false });
-        const { classNames, cropSize, imageSize } = init.preprocessing;
-        if (classNames.join(',') !== data.classNames.join(',')) {
-          throw new CliError(
-            `--init: "${opts.init}" predicts ${classNames.length} classes (${classNames.join(', ')}) but --data has ${data.classNames.length} (${data.classNames.join(', ')}); give it a new classifier with replaceClassifier() first (as examples/train-ferplus.ts does).`,
-          );
+        if (photos && getPreprocessing(model)) {
+          // The checkpoint's classes (a fine-tune may have given it a new classifier), by name.
+          ({ train: trainSet, validation } = matchInitClasses(
+            model,
+            '--resume',
+            { train: trainSet, validation },
+            opts.seed,
+          ));
         }
-        if (cropSize !== opts.crop || imageSize !== side) {
-          throw new CliError(
-            `--init: "${opts.init}" takes ${cropSize}x${cropSize} crops of ${imageSize}x${imageSize} images, but this run uses ${opts.crop}x${opts.crop} crops of ${side}x${side} (set --crop ${cropSize}).`,
-          );
-        }
-        model = init.model;
+      } else if (init) {
+        // Classes by name, in any order and case; new classes get a new classifier.
+        const matched = matchInitClasses(
+          init.model,
+          `--init ${opts.init}`,
+          { train: trainSet, validation },
+          opts.seed,
+        );
+        trainSet = matched.train;
+        validation = matched.validation;
+        model = matched.model;
         // The network learnt on inputs normalised this way; keep it rather than recomputing it.
         normalization = init.preprocessing.normalization;
       } else {
@@ -336,6 +478,7 @@ export function registerTrain(program: Command): void {
           seed: opts.seed,
         });
       }
+      process.stderr.write(fineTuneNote);
       process.stderr.write(
         `model ${model.name}${resumeFrom ? ` (from the checkpoint ${resumeFrom.path})` : opts.init !== undefined ? ` (from ${opts.init})` : ''}: ${model.countParams()} parameters; ${trainSet.count} training and ${validation?.count ?? 0} validation images\n`,
       );
@@ -345,8 +488,29 @@ export function registerTrain(program: Command): void {
       let readyTimer: NodeJS.Timeout | undefined;
       await Promise.race([interrupts.ready, new Promise((r) => (readyTimer = setTimeout(r, 2000)))]);
       clearTimeout(readyTimer);
-      const bar = startProgress('train', opts.epochs * trainSet.count);
       const lr = opts.lr as number | undefined;
+      if (opts.headEpochs > 0 && !resumeFrom) {
+        // The classifier alone first (every other layer frozen), so a new head does not disturb the
+        // trained features with its random start; then everything, in the run below.
+        await trainHeadFirst(
+          model,
+          { train: trainSet, validation },
+          {
+            epochs: opts.headEpochs,
+            batchSize: opts.batchSize,
+            seed: opts.seed,
+            learningRate: lr ?? FINE_TUNE_DEFAULTS.lr,
+            cropSize: opts.crop,
+            normalization,
+            balanced: opts.balanced,
+            signal: controller.signal,
+          },
+        ).catch((error: unknown) => {
+          interrupts.dispose();
+          throw error;
+        });
+      }
+      const bar = startProgress('train', opts.epochs * trainSet.count);
       // train() stores the preprocessing (image size, crop, normalisation, class names) in every saved
       // model.json (checkpoints and best), so eval/predict prepare images the same way.
       const result = await train(
@@ -409,7 +573,7 @@ export function registerTrain(program: Command): void {
           cropSize: opts.crop,
           normalization: result.normalization,
         });
-        process.stdout.write(`${formatConfusionMatrix(report.confusionMatrix, data.classNames)}\n`);
+        process.stdout.write(`${formatConfusionMatrix(report.confusionMatrix, trainSet.classNames)}\n`);
         process.stdout.write(
           `validation ten-crop accuracy (last epoch): ${(100 * report.accuracy).toFixed(2)} %\n`,
         );
