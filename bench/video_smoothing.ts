@@ -19,6 +19,7 @@
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
+import { mulberry32 } from '../src/data/index';
 import {
   FaceTracker,
   facesToInput,
@@ -46,18 +47,7 @@ const FPS = Number(args.fps);
 const SECONDS = Number(args.seconds);
 await useBackend('wasm');
 
-/** mulberry32: a small seeded generator, so the clips are the same on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = random(Number(args.seed));
+const rand = mulberry32(Number(args.seed)); // seeded, so the clips are the same on every run
 const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 
 /** One camera frame of a 48x48 photo: shifted, scaled, rolled, brightened, noisy (bilinear). */

@@ -6,7 +6,7 @@
  * crop, and so the same probabilities, whichever way it comes in. Browser-safe.
  * @module
  */
-import { sampleSquare } from '../faces/align';
+import { bilinearSampler, sampleSquare } from '../faces/align';
 
 /** An 8-bit RGB picture, row-major, 3 bytes per pixel. @internal */
 export interface RgbPixels {
@@ -77,19 +77,7 @@ export function resizeGray(image: GrayPixels, size: number, fit: 'cover' | 'fill
   const subY = Math.min(8, Math.max(1, Math.ceil(stepY)));
   const cx = w / 2;
   const cy = h / 2;
-  const at = (x: number, y: number) => {
-    const xc = Math.max(0, Math.min(x, w - 1));
-    const yc = Math.max(0, Math.min(y, h - 1));
-    const x0 = Math.floor(xc);
-    const y0 = Math.floor(yc);
-    const x1 = Math.min(x0 + 1, w - 1);
-    const y1 = Math.min(y0 + 1, h - 1);
-    const fx = xc - x0;
-    const fy = yc - y0;
-    const top = data[y0 * w + x0]! * (1 - fx) + data[y0 * w + x1]! * fx;
-    const bottom = data[y1 * w + x0]! * (1 - fx) + data[y1 * w + x1]! * fx;
-    return top * (1 - fy) + bottom * fy;
-  };
+  const at = bilinearSampler(data, w, h);
   const out = new Uint8Array(size * size);
   for (let v = 0; v < size; v++) {
     for (let u = 0; u < size; u++) {
