@@ -29,7 +29,8 @@ tar -xzf "$tarball" -C "$work" package/dist
 if grep -l '@internal' "$work"/package/dist/*.d.ts "$work"/package/dist/*.d.cts 2>/dev/null; then
   fail "the typings above still mention @internal: tag the declaration, not only its module"
 fi
-surface=$(node "$root/scripts/api-surface.mjs" "$work/package/dist/index.cjs")
+# (the packed files, resolving tfjs from this repository's node_modules)
+surface=$(NODE_PATH="$root/node_modules" node "$root/scripts/api-surface.mjs" "$work/package/dist/index.cjs")
 if ! diff <(echo "$surface") "$root/docs/api-surface.txt" >"$work/surface.diff"; then
   cat "$work/surface.diff" >&2
   fail "the root's exports differ from docs/api-surface.txt (above: < built, > listed); if on purpose, update the list"
