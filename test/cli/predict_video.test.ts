@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../../src/io/index';
-import { buildProgram } from '../../src/cli/program';
 import { decodeVideo, encodeVideo } from '../../src/video/ffmpeg';
 import { FACEDETECT_JPG, HAS_PHOTOS, tinyModel } from '../faces/helpers';
+import { cli } from './helpers';
 
 const hasFfmpeg = spawnSync('ffmpeg', ['-version'], { stdio: 'ignore' }).status === 0;
 
@@ -38,10 +38,6 @@ describe.skipIf(!hasFfmpeg || !HAS_PHOTOS)('fer-cbam predict on a video file', (
   const clip = join(dir, 'pan.mp4');
   const FPS = 4;
   const FRAMES = 8;
-  let out: string[] = [];
-  let err: string[] = [];
-  const writeOut = process.stdout.write.bind(process.stdout);
-  const writeErr = process.stderr.write.bind(process.stderr);
 
   beforeAll(async () => {
     await tinyModel().save(`file://${modelDir}`);
@@ -60,34 +56,21 @@ describe.skipIf(!hasFfmpeg || !HAS_PHOTOS)('fer-cbam predict on a video file', (
     await writer.close();
   }, 60_000);
 
-  afterAll(() => {
-    process.stdout.write = writeOut;
-    process.stderr.write = writeErr;
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  async function run(args: string[]): Promise<unknown> {
-    out = [];
-    err = [];
-    process.stdout.write = ((s: string) => out.push(s) > 0) as typeof process.stdout.write;
-    process.stderr.write = ((s: string) => err.push(s) > 0) as typeof process.stderr.write;
-    try {
-      await buildProgram('9.9.9').parseAsync(['node', 'fer-cbam', '--backend', 'cpu', ...args]);
-      return null;
-    } catch (e) {
-      return e;
-    } finally {
-      process.stdout.write = writeOut;
-      process.stderr.write = writeErr;
-    }
-  }
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('--json: a line per frame with stable track ids, smoothed and own labels, then the summary; --annotate writes the video', async () => {
     const annotated = join(dir, 'annotated.mp4');
-    const error = await run(['predict', '--model', modelDir, clip, '--json', '--annotate', annotated]);
-    expect(error).toBeNull();
+    const { status, out } = await cli(
+      'predict',
+      '--model',
+      modelDir,
+      clip,
+      '--json',
+      '--annotate',
+      annotated,
+    );
+    expect(status).toBe(0);
     const lines = out
-      .join('')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as FrameLine & { summary?: { trackId: number; frames: number }[] });
@@ -123,33 +106,46 @@ describe.skipIf(!hasFfmpeg || !HAS_PHOTOS)('fer-cbam predict on a video file', (
   }, 120_000);
 
   it('--fps subsamples; text output names label changes per face and a summary line per face', async () => {
-    const error = await run(['predict', '--model', modelDir, clip, '--fps', '2', '--smoothing', '0']);
-    expect(error).toBeNull();
-    const text = out.join('');
+    const { status, out: text } = await cli(
+      'predict',
+      '--model',
+      modelDir,
+      clip,
+      '--fps',
+      '2',
+      '--smoothing',
+      '0',
+    );
+    expect(status).toBe(0);
     expect(text).toMatch(new RegExp(`${clip.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: 4 frames, \\d+ faces?`));
     expect(text).toMatch(/^ {2}face 1: 0\.00-\d\.\d\d s, \d+ frames, mostly \w+ \(\w+ \d+%/m);
     expect(text).toMatch(/ 0\.00s face 1: \w+ \d+%/);
   }, 120_000);
 
+  /** Runs a command that must fail; returns its error line. */
+  async function refusal(...args: string[]): Promise<string> {
+    const { status, err } = await cli(...args);
+    expect(status).toBe(1);
+    return err;
+  }
+
   it('refuses mixed inputs, a picture path for --annotate, --heatmap and a bad --fps before any work', async () => {
     const photo = join(dir, 'still.png');
     writeFileSync(photo, 'unused: the mix is refused before reading');
-    expect(String(await run(['predict', '--model', modelDir, clip, photo]))).toMatch(
+    expect(await refusal('predict', '--model', modelDir, clip, photo)).toMatch(
       /1 video file and 1 picture; run predict once for the pictures and once for the videos/,
     );
-    expect(
-      String(await run(['predict', '--model', modelDir, clip, '--annotate', join(dir, 'a.png')])),
-    ).toMatch(/--annotate: ".*a\.png" must name a video file for a video/);
-    expect(String(await run(['predict', '--model', modelDir, clip, '--annotate', clip]))).toMatch(
-      /--annotate/,
+    expect(await refusal('predict', '--model', modelDir, clip, '--annotate', join(dir, 'a.png'))).toMatch(
+      /--annotate: ".*a\.png" must name a video file for a video/,
     );
-    expect(String(await run(['predict', '--model', modelDir, clip, '--heatmap', dir]))).toMatch(
+    expect(await refusal('predict', '--model', modelDir, clip, '--annotate', clip)).toMatch(/--annotate/);
+    expect(await refusal('predict', '--model', modelDir, clip, '--heatmap', dir)).toMatch(
       /--heatmap: not available for videos/,
     );
-    expect(String(await run(['predict', '--model', modelDir, clip, '--fps', '0']))).toMatch(
+    expect(await refusal('predict', '--model', modelDir, clip, '--fps', '0')).toMatch(
       /--fps: expected a number of frames per second/,
     );
-    expect(String(await run(['predict', '--model', modelDir, join(dir, 'missing.mp4')]))).toMatch(
+    expect(await refusal('predict', '--model', modelDir, join(dir, 'missing.mp4'))).toMatch(
       /missing\.mp4" is not a video file that exists/,
     );
   });
