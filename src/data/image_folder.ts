@@ -207,7 +207,6 @@ export async function loadImageFolder(
   const { files, labels, classNames, ignored } = await listImageFolder(root, options.classNames, WHERE);
 
   const sharp = await importSharp(WHERE);
-  const pixels = size * size;
   const skipped: SkippedInput[] = [];
   let done = 0;
   const decoded = await mapLimit(files, 8, async (file) => {
@@ -222,21 +221,37 @@ export async function loadImageFolder(
       options.onProgress?.({ done: ++done, total: files.length });
     }
   });
-  const keep = decoded.map((d, i) => (d ? i : -1)).filter((i) => i >= 0);
-  const images = new Uint8Array(keep.length * pixels);
-  keep.forEach((i, j) => {
-    images.set(decoded[i]!, j * pixels);
-  });
   skipped.sort((a, b) => (a.file < b.file ? -1 : 1));
+  return { ...packImages(decoded, labels, files, size), classNames, ignored: ignored.sort(), skipped };
+}
+
+/**
+ * The images that decoded (non-null entries of `images`, each `size * size` bytes) packed into one
+ * dataset buffer, with their labels and files, in order: what both folder loaders return.
+ * @example
+ * ```ts
+ * packImages([a, null, b], [0, 1, 2], ['a.png', 'x.png', 'b.png'], 48); // count 2, labels [0, 2]
+ * ```
+ * @internal
+ */
+export function packImages(
+  images: readonly (Uint8Array | null)[],
+  labels: ArrayLike<number>,
+  files: readonly string[],
+  size: number,
+): { count: number; height: number; width: number; images: Uint8Array; labels: Uint8Array; files: string[] } {
+  const keep = images.map((d, i) => (d ? i : -1)).filter((i) => i >= 0);
+  const pixels = size * size;
+  const packed = new Uint8Array(keep.length * pixels);
+  keep.forEach((i, j) => {
+    packed.set(images[i]!, j * pixels);
+  });
   return {
     count: keep.length,
     height: size,
     width: size,
-    images,
+    images: packed,
     labels: Uint8Array.from(keep, (i) => labels[i]!),
-    classNames,
     files: keep.map((i) => files[i]!),
-    ignored: ignored.sort(),
-    skipped,
   };
 }

@@ -8,7 +8,7 @@
 
 import type { SkippedInput } from '../data/data_error';
 import type { FaceDataset } from '../data/dataset';
-import { listImageFolder } from '../data/image_folder';
+import { listImageFolder, packImages } from '../data/image_folder';
 import { mapLimit } from '../data/image_io';
 import { checkOneOf, checkPositiveInteger, expected } from '../errors';
 import { writeFileAtomic } from '../io/atomic';
@@ -278,15 +278,6 @@ export async function loadFaceFolder(
     }
   }).finally(save);
 
-  const keep: number[] = [];
-  crops.forEach((c, i) => {
-    if (c) keep.push(i);
-  });
-  const pixels = size * size;
-  const images = new Uint8Array(keep.length * pixels);
-  keep.forEach((i, j) => {
-    images.set(crops[i]!, j * pixels);
-  });
   const skippedFiles = new Set(skipped.map((s) => s.file));
   const perClass: FaceFolderClassCount[] = classNames.map(() => ({ photos: 0, faces: 0 }));
   files.forEach((file, i) => {
@@ -296,13 +287,8 @@ export async function loadFaceFolder(
   });
   skipped.sort((a, b) => (a.file < b.file ? -1 : 1));
   return {
-    count: keep.length,
-    height: size,
-    width: size,
-    images,
-    labels: Uint8Array.from(keep, (i) => labels[i]!),
+    ...packImages(crops, labels, files, size),
     classNames,
-    files: keep.map((i) => files[i]!),
     ignored: ignored.sort(),
     skipped,
     noFace: noFace.sort(),
