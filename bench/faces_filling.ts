@@ -36,9 +36,9 @@ import {
   findFaceCrops,
   loadFaceDetector,
   looksLikeFaceCrop,
-  rgbToGray,
   sampleSquare,
 } from '../src/faces';
+import { rgbToGray } from '../src/image/gray';
 import '../src/io/index';
 import '../src/layers/index';
 import { ckSamples, DATA, ferSamples, median, type Sample } from '../test/faces/calibration';

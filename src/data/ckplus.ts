@@ -7,10 +7,12 @@
  */
 
 import { expected } from '../errors';
+import { isImageFile } from '../image/files';
+import { importSharp } from '../image/sharp';
 import { importAtRuntime } from '../node_env';
 import { DataFormatError, expectedReason } from './data_error';
 import type { FaceDataset } from './dataset';
-import { decodeGray, importSharp, isImageFile, mapLimit, resolveImageOptions } from './image_io';
+import { decodeGray, mapLimit, resolveImageOptions } from './image_io';
 
 /**
  * The seven CK+ emotion classes in label order: the CK+48 folder names, sorted, which is also the

@@ -5,10 +5,12 @@
  */
 
 import { expected } from '../errors';
+import { isImageFile } from '../image/files';
+import { importSharp } from '../image/sharp';
 import { importAtRuntime } from '../node_env';
 import { DataFormatError, expectedReason, type SkippedInput } from './data_error';
 import type { FaceDataset } from './dataset';
-import { decodeGray, importSharp, isImageFile, mapLimit, resolveImageOptions } from './image_io';
+import { decodeGray, mapLimit, resolveImageOptions } from './image_io';
 
 /** Options of {@link loadImageFolder}. @category Data */
 export interface LoadImageFolderOptions {

@@ -6,6 +6,7 @@
  * @module
  */
 
+export { IMAGE_EXTENSIONS } from '../image/files';
 export { deriveSeed, mulberry32, Random } from '../random';
 export {
   AUGMENT_DEFAULTS,
@@ -78,12 +79,7 @@ export {
   type LoadImageFolderOptions,
   loadImageFolder,
 } from './image_folder';
-export {
-  IMAGE_EXTENSIONS,
-  LOAD_GRAY_IMAGE_DEFAULTS,
-  type LoadGrayImageOptions,
-  loadGrayImage,
-} from './image_io';
+export { LOAD_GRAY_IMAGE_DEFAULTS, type LoadGrayImageOptions, loadGrayImage } from './image_io';
 export { parseClassMap, remapClasses, resizeDataset } from './remap';
 export { classCounts, datasetStats, type Normalization, subsetDataset, usageIndices } from './stats';
 export {

@@ -5,8 +5,9 @@
  * @module
  */
 
-import { checkNumberInRange, checkPositiveInteger, expected } from '../errors';
-import type { DetectedFace, FaceBox, Point } from './types';
+import { checkNumberInRange, expected } from '../errors';
+import { type CropSquare, type GrayImage, sampleSquare } from '../image/sample';
+import type { DetectedFace, FaceBox } from './types';
 
 /**
  * How a crop square relates to the detector's box: side `scale * box.width`; centre at the box
@@ -48,26 +49,6 @@ export interface CropOptions {
 
 /** Defaults of {@link CropOptions}. @category Faces */
 export const CROP_DEFAULTS = { size: 48, align: true } as const;
-
-/** A (possibly rotated) square in image pixels: the region a crop samples. @category Faces */
-export interface CropSquare {
-  /** Centre, in image pixels. */
-  center: Point;
-  /** Side, in image pixels. */
-  side: number;
-  /** Rotation in radians (clockwise in image coordinates; 0 = upright). */
-  angle: number;
-}
-
-/** A single-channel image of float or byte values 0-255, row-major. @category Faces */
-export interface GrayImage {
-  /** `width * height` values. */
-  data: ArrayLike<number>;
-  /** Width in pixels. */
-  width: number;
-  /** Height in pixels. */
-  height: number;
-}
 
 /**
  * Roll of a face in radians from its eye keypoints (0 when the eyes are level or unknown).
@@ -118,81 +99,6 @@ export function faceCropSquare(face: DetectedFace, options: CropOptions = {}): C
     side,
     angle,
   };
-}
-
-/**
- * Bilinear reads of a `w` x `h` gray picture at real coordinates, clamped to its edges: the sampler
- * of {@link sampleSquare} and of the data loaders' resize, one copy so the two agree bit for bit.
- * @example
- * ```ts
- * const at = bilinearSampler(pixels, 48, 48);
- * at(10.5, 3.25); // a value between the four pixels around it
- * ```
- * @internal
- */
-export function bilinearSampler(
-  data: ArrayLike<number>,
-  w: number,
-  h: number,
-): (x: number, y: number) => number {
-  return (x, y) => {
-    const xc = Math.max(0, Math.min(x, w - 1));
-    const yc = Math.max(0, Math.min(y, h - 1));
-    const x0 = Math.floor(xc);
-    const y0 = Math.floor(yc);
-    const x1 = Math.min(x0 + 1, w - 1);
-    const y1 = Math.min(y0 + 1, h - 1);
-    const fx = xc - x0;
-    const fy = yc - y0;
-    const top = data[y0 * w + x0]! * (1 - fx) + data[y0 * w + x1]! * fx;
-    const bottom = data[y1 * w + x0]! * (1 - fx) + data[y1 * w + x1]! * fx;
-    return top * (1 - fy) + bottom * fy;
-  };
-}
-
-/**
- * Resamples a square region of a gray image to `size x size` bytes: bilinear samples, averaged
- * over up to 8x8 sub-pixels when shrinking (so large faces are not aliased); pixels outside the
- * image repeat the nearest edge pixel.
- * @param image The source, values 0-255.
- * @param square The region (see {@link faceCropSquare}).
- * @param size Output side. Defaults to `48`.
- * @returns `size * size` bytes, row-major.
- * @example
- * ```ts
- * const crop = sampleSquare(gray, faceCropSquare(face), 48);
- * ```
- * @category Faces
- */
-export function sampleSquare(image: GrayImage, square: CropSquare, size = 48): Uint8Array {
-  const where = 'sampleSquare';
-  checkPositiveInteger(size, 'size', where);
-  const { width: w, height: h, data } = image;
-  if (data.length !== w * h || w < 1 || h < 1) {
-    throw new RangeError(expected(where, 'image', `width * height (${w * h}) values`, data.length));
-  }
-  const step = square.side / size;
-  const sub = Math.min(8, Math.max(1, Math.ceil(step)));
-  const cos = Math.cos(square.angle);
-  const sin = Math.sin(square.angle);
-  const [cx, cy] = square.center;
-  const at = bilinearSampler(data, w, h);
-  const out = new Uint8Array(size * size);
-  for (let v = 0; v < size; v++) {
-    for (let u = 0; u < size; u++) {
-      let sum = 0;
-      for (let j = 0; j < sub; j++) {
-        const ly = (v + (j + 0.5) / sub) * step - square.side / 2;
-        for (let i = 0; i < sub; i++) {
-          const lx = (u + (i + 0.5) / sub) * step - square.side / 2;
-          // pixel centres: image coordinate x samples pixel floor(x) at x + 0.5 => subtract 0.5
-          sum += at(cx + cos * lx - sin * ly - 0.5, cy + sin * lx + cos * ly - 0.5);
-        }
-      }
-      out[v * size + u] = Math.round(sum / (sub * sub));
-    }
-  }
-  return out;
 }
 
 /**

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { ImageInputError, importSharpAtRuntime } from './image_input';
+import { ImageInputError } from '../image/read_image';
+import { importSharp } from '../image/sharp';
 import type { FaceBox, FaceKeypoints } from './types';
 
 /** One face to draw. @category Faces */
@@ -89,7 +90,7 @@ export async function annotateImage(
 ): Promise<Uint8Array> {
   const where = 'annotateImage';
   const name = typeof input === 'string' ? input : '<bytes>';
-  const sharp = await importSharpAtRuntime(where);
+  const sharp = await importSharp(where);
   try {
     const rotated = await sharp(input, { failOn: 'error', limitInputPixels: 1e9 })
       .rotate()

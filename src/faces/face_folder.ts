@@ -11,10 +11,10 @@ import type { FaceDataset } from '../data/dataset';
 import { listImageFolder, packImages } from '../data/image_folder';
 import { mapLimit } from '../data/image_io';
 import { checkOneOf, checkPositiveInteger, expected } from '../errors';
+import { ImageInputError } from '../image/read_image';
 import { writeFileAtomic } from '../io/atomic';
 import { nodeFs, nodePath } from '../node_env';
 import { CROP_DEFAULTS } from './align';
-import { ImageInputError } from './image_input';
 import { type FaceCrop, FIND_FACES_DEFAULTS, type FindFacesOptions, findFaceCrops } from './recognize';
 import { DETECT_DEFAULTS } from './types';
 

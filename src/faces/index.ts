@@ -4,10 +4,21 @@
  * (in Node) annotated pictures.
  * @module
  */
+
+// The pictures the face functions take and the crop sampler live in src/image/; faces publishes them.
+export {
+  type BrowserImageSource,
+  type DecodedImage,
+  type FaceImageInput,
+  ImageInputError,
+  READ_IMAGE_DEFAULTS,
+  type ReadImageOptions,
+  readImage,
+} from '../image/read_image';
+export { type CropSquare, type GrayImage, sampleSquare } from '../image/sample';
 export * from './align';
 export * from './annotate';
 export * from './blazeface';
 export * from './face_folder';
-export * from './image_input';
 export * from './recognize';
 export * from './types';

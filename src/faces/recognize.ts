@@ -9,20 +9,21 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkImageFitsBackend, detectionBytesPerPixel } from '../backends/memory';
 import { FER2013_CLASSES } from '../data/dataset';
 import { checkOneOf, checkPositiveInteger } from '../errors';
-import { checkFiniteScores } from '../models/finite';
-import { facesToInput, predictProbabilities } from '../models/predict';
-import { getPreprocessing, type Preprocessing } from '../models/preprocessing';
-import { CROP_DEFAULTS, type CropOptions, type CropSquare, faceCropSquare, sampleSquare } from './align';
-import { loadFaceDetector, resolveDetectOptions } from './blazeface';
+import { rgbToGray } from '../image/gray';
 import {
   type DecodedImage,
   type FaceImageInput,
   READ_IMAGE_DEFAULTS,
   type ReadImageOptions,
   readImage,
-  rgbToGray,
   rgbToTensor,
-} from './image_input';
+} from '../image/read_image';
+import { type CropSquare, sampleSquare } from '../image/sample';
+import { checkFiniteScores } from '../models/finite';
+import { facesToInput, predictProbabilities } from '../models/predict';
+import { getPreprocessing, type Preprocessing } from '../models/preprocessing';
+import { CROP_DEFAULTS, type CropOptions, faceCropSquare } from './align';
+import { loadFaceDetector, resolveDetectOptions } from './blazeface';
 import {
   DETECT_DEFAULTS,
   type DetectedFace,

@@ -13,7 +13,8 @@ import { DataFormatError } from '../../src/data/data_error';
 import { loadFer2013 } from '../../src/data/fer2013';
 import { loadFerPlus } from '../../src/data/ferplus';
 import { loadImageFolder } from '../../src/data/image_folder';
-import { loadGrayImage, MAX_IMAGE_PIXELS } from '../../src/data/image_io';
+import { loadGrayImage } from '../../src/data/image_io';
+import { MAX_IMAGE_PIXELS } from '../../src/image/decode';
 
 const root = mkdtempSync(join(tmpdir(), 'bad input images ünï 😀 '));
 afterAll(() => {

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGrayImage } from '../../src/data/image_io';
-import { readImage } from '../../src/faces/image_input';
 import { detectFaces, findFaceCrops, recognizeExpressions } from '../../src/faces/recognize';
+import { readImage } from '../../src/image/read_image';
 import { brightnessModel } from '../cli/helpers';
 
 const root = mkdtempSync(join(tmpdir(), 'bad input pictures '));

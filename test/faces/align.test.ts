@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { eyeAngle, FER2013_FRAMING, faceCropSquare, sampleSquare } from '../../src/faces/align';
+import { eyeAngle, FER2013_FRAMING, faceCropSquare } from '../../src/faces/align';
 import type { DetectedFace } from '../../src/faces/types';
+import { sampleSquare } from '../../src/image/sample';
 
 const face = (rightEye: [number, number], leftEye: [number, number]): DetectedFace => ({
   box: { x: 100, y: 100, width: 100, height: 100 },

@@ -15,8 +15,9 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import sharp from 'sharp';
-import { type CropFraming, FER2013_FRAMING, faceCropSquare, sampleSquare } from '../../src/faces/align';
+import { type CropFraming, FER2013_FRAMING, faceCropSquare } from '../../src/faces/align';
 import type { FaceDetector } from '../../src/faces/types';
+import { sampleSquare } from '../../src/image/sample';
 
 export const DATA = resolve(import.meta.dirname, '../../../shared/data');
 export const FER_CSV = join(DATA, 'fer2013/fer2013.csv.gz');

@@ -10,8 +10,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFaceFolder } from '../../src/faces/face_folder';
-import { ImageInputError } from '../../src/faces/image_input';
 import type { DetectedFace, FaceDetector } from '../../src/faces/types';
+import { ImageInputError } from '../../src/image/read_image';
 
 const root = mkdtempSync(join(tmpdir(), 'fer-cbam-face-folder-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -11,8 +11,6 @@ import { basename, extname, join, resolve, sep } from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Command } from 'commander';
 import { BackendMemoryError } from '../../backends/memory';
-import { resizeGray, rgbToGray } from '../../data/gray';
-import { IMAGE_EXTENSIONS, isImageFile } from '../../data/image_io';
 import { loadFaceDetector } from '../../faces/blazeface';
 import {
   DETECT_MODES,
@@ -22,6 +20,8 @@ import {
   findFaceCrops,
 } from '../../faces/recognize';
 import type { FaceDetector } from '../../faces/types';
+import { IMAGE_EXTENSIONS, isImageFile } from '../../image/files';
+import { resizeGray, rgbToGray } from '../../image/gray';
 import { encodePng } from '../../image/png';
 import { writeFileAtomic } from '../../io/atomic';
 import { facesToInput } from '../../models/predict';

@@ -1,9 +1,9 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { importSharp } from '../../data/image_io';
 import { annotateImage } from '../../faces/annotate';
 import { classifyFaceCrops, type FaceCrops } from '../../faces/recognize';
+import { importSharp } from '../../image/sharp';
 import { writeFileAtomic } from '../../io/atomic';
 import { NonFiniteModelError } from '../../models/finite';
 import { isVideoPath, VIDEO_EXTENSIONS } from '../../video/ffmpeg';

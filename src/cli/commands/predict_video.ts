@@ -9,9 +9,9 @@
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { annotationSvg } from '../../faces/annotate';
-import { importSharpAtRuntime } from '../../faces/image_input';
 import { classifyFaceCrops, type DetectMode, findFaceCrops } from '../../faces/recognize';
 import type { FaceDetector } from '../../faces/types';
+import { importSharp } from '../../image/sharp';
 import type { Preprocessing } from '../../models/preprocessing';
 import { decodeVideo, encodeVideo, type VideoWriter } from '../../video/ffmpeg';
 import { FaceTracker, type TrackerOptions, type TrackSummary } from '../../video/tracker';
@@ -48,7 +48,7 @@ const round = (v: number, digits = 4) => Number(v.toFixed(digits));
 
 /** Draws numbered boxes and labels on a frame (sharp composites the same SVG as `annotateImage`). */
 async function annotateFrame(image: RgbImage, faces: { box: RgbBox; label: string }[]): Promise<RgbImage> {
-  const sharp = await importSharpAtRuntime('predict --annotate');
+  const sharp = await importSharp('predict --annotate');
   const svg = annotationSvg(image.width, image.height, faces);
   const raw = { width: image.width, height: image.height, channels: 3 as const };
   const out = await sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {

@@ -7,14 +7,11 @@
  */
 
 import * as tf from '@tensorflow/tfjs-core';
-import { explainDecodeFailure } from '../data/image_io';
 import { checkPositiveInteger, expected } from '../errors';
-import { importSharp } from '../image/sharp';
-import type { RgbImage } from '../image/types';
 import { isNode } from '../node_env';
-
-/** Imports sharp: the loader of src/image/sharp.ts, under the name faces has used. @internal */
-export { importSharp as importSharpAtRuntime } from '../image/sharp';
+import { decodeRgb, explainDecodeFailure } from './decode';
+import { importSharp } from './sharp';
+import type { RgbImage } from './types';
 
 /** Browser image sources {@link readImage} takes (whatever `tf.browser.fromPixels` accepts). @category Faces */
 export type BrowserImageSource =
@@ -127,26 +124,10 @@ async function decodeWithSharp(
     const swap = (meta.orientation ?? 1) >= 5;
     const originalWidth = swap ? meta.height : meta.width;
     const originalHeight = swap ? meta.width : meta.height;
-    const { data, info } = await sharp(input, { failOn: 'error', limitInputPixels: 1e9 })
-      .rotate() // honour EXIF orientation
-      .flatten({ background: { r: 0, g: 0, b: 0 } })
-      .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true, kernel: 'lanczos3' })
-      .toColourspace('srgb')
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, not 3`);
-    return {
-      image: {
-        data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-        width: info.width,
-        height: info.height,
-      },
-      originalWidth,
-      originalHeight,
-      scale: originalWidth / info.width,
-      source: name,
-    };
+    // A larger pixel limit than the folder loaders' (sharp's default): a huge photo is downscaled
+    // to maxSide while it is decoded, and predict should find the faces in it.
+    const image = await decodeRgb(sharp, input, maxSide, 1e9);
+    return { image, originalWidth, originalHeight, scale: originalWidth / image.width, source: name };
   } catch (e) {
     const reason = (e as Error).message.replace(/\s+/g, ' ').trim();
     if (typeof input === 'string' && /no such file|ENOENT|missing/i.test(reason)) {
@@ -314,12 +295,6 @@ export async function readImage(
 export function rgbToTensor(image: RgbImage): tf.Tensor3D {
   return tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
 }
-
-/**
- * ITU-R BT.709 luma of an RGB image, as float gray values 0-255: the library's one gray conversion
- * (src/data/gray.ts), shared with the folder loaders. @internal
- */
-export { rgbToGray } from '../data/gray';
 
 /** Whether all three channels are (nearly) equal everywhere: a grayscale picture. @internal */
 export function isGrayscale(image: RgbImage): boolean {

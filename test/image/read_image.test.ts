@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { ImageInputError, isGrayscale, readImage, rgbToGray } from '../../src/faces/image_input';
+import { rgbToGray } from '../../src/image/gray';
+import { ImageInputError, isGrayscale, readImage } from '../../src/image/read_image';
 
 const dir = mkdtempSync(join(tmpdir(), 'faces-input-'));
 

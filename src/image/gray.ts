@@ -6,7 +6,7 @@
  * crop, and so the same probabilities, whichever way it comes in. Browser-safe.
  * @module
  */
-import { bilinearSampler, sampleSquare } from '../faces/align';
+import { bilinearSampler, sampleSquare } from './sample';
 
 /** An 8-bit RGB picture, row-major, 3 bytes per pixel. @internal */
 export interface RgbPixels {
