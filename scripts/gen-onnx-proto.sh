@@ -20,6 +20,18 @@ plugins:
     opt: target=ts
 YAML
 (cd "$work" && npx -y -p @bufbuild/buf@1.75.0 -p @bufbuild/protoc-gen-es@2.17.0 buf generate)
-cp "$work/gen/onnx_pb.ts" src/export/onnx_pb.ts
+# Without the doc comments protoc-gen-es copies from the .proto (three quarters of its 2,150 lines):
+# src/export/onnx.proto, committed beside it, is where a reader finds each field documented. Only
+# the JSDoc blocks go; the header, the licence line and the /*@__PURE__*/ annotations stay.
+node -e '
+const fs = require("node:fs");
+const [from, to] = process.argv.slice(1);
+const text = fs
+  .readFileSync(from, "utf8")
+  .replace(/^[ \t]*\/\*\*[\s\S]*?\*\/[ \t]*\n/gm, "")
+  .replace(/\n\n+(?=[ \t]+\S)/g, "\n") // members of a type or enum, one per line
+  .replace(/\n{3,}/g, "\n\n");
+fs.writeFileSync(to, text);
+' "$work/gen/onnx_pb.ts" src/export/onnx_pb.ts
 npx biome check --write src/export/onnx_pb.ts
 echo "wrote src/export/onnx_pb.ts"
