@@ -1,17 +1,19 @@
 /**
  * Expression models side by side on the same FER2013 PublicTest faces, in one run: fer-cbam's
- * pretrained `fer2013` model and face-api's FaceExpressionNet (`@vladmandic/face-api`, a dev-only
+ * pretrained models (`--models`, default the default model and `fer2013`) and face-api's FaceExpressionNet (`@vladmandic/face-api`, a dev-only
  * benchmark dependency that ships its weights). Faces/s at batch 1 and 32 on the wasm backend in
  * Node (alternating the two models per repetition so machine drift hits both), and accuracy on the
  * first --count PublicTest faces (single pass, no ten-crop, for both).
  *
- *   npx tsx bench/expressions.ts [--count 1000] [--reps 5] [--threads 2] [--json out.json]
+ *   npx tsx bench/expressions.ts [--models realfaces,fer2013] [--count 1000] [--reps 5] [--threads 2] [--json out.json]
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import {
+  DEFAULT_PRETRAINED,
   FER2013_CLASSES,
   facesToInput,
   getPreprocessing,
@@ -30,6 +32,7 @@ const { values: args } = parseArgs({
     reps: { type: 'string', default: '5' },
     threads: { type: 'string', default: '2' },
     json: { type: 'string' },
+    models: { type: 'string', default: [...new Set([DEFAULT_PRETRAINED, 'fer2013'])].join(',') },
   },
 });
 await useBackend('wasm', { wasm: { threads: Number(args.threads) } });
@@ -38,8 +41,15 @@ const require = createRequire(import.meta.url);
 const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
 const modelDir = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
 await faceapi.nets.faceExpressionNet.loadFromDisk(modelDir);
-const ours = await loadPretrained('fer2013');
-const pre = getPreprocessing(ours)!;
+const ours = await Promise.all(
+  args.models!.split(',').map(async (name) => {
+    const model = await loadPretrained(name);
+    if (getPreprocessing(model)!.classNames.join() !== FER2013_CLASSES.join()) {
+      throw new Error(`--models: "${name}" does not answer FER2013's seven classes`);
+    }
+    return { name, model };
+  }),
+);
 
 const data = await loadFer2013(args.data!);
 const rows = usageIndices(data, 'PublicTest').slice(0, Number(args.count));
@@ -54,9 +64,9 @@ const FACEAPI_TO_FER = ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disguste
   ),
 );
 
-async function oursPredict(batch: Uint8Array[]): Promise<number[]> {
-  const x = facesToInput(batch, pre);
-  const p = predictProbabilities(ours, x);
+async function oursPredict(model: tfl.LayersModel, batch: Uint8Array[]): Promise<number[]> {
+  const x = facesToInput(batch, getPreprocessing(model)!);
+  const p = predictProbabilities(model, x);
   const top = (await tf.argMax(p, 1).data()) as Int32Array;
   tf.dispose([x, p]);
   return Array.from(top);
@@ -74,7 +84,12 @@ async function faceapiPredict(batch: Uint8Array[]): Promise<number[]> {
   });
 }
 
-const sides = { 'fer-cbam fer2013': oursPredict, 'face-api FaceExpressionNet': faceapiPredict } as const;
+const sides: Record<string, (batch: Uint8Array[]) => Promise<number[]>> = {
+  ...Object.fromEntries(
+    ours.map(({ name, model }) => [`fer-cbam ${name}`, (batch: Uint8Array[]) => oursPredict(model, batch)]),
+  ),
+  'face-api FaceExpressionNet': faceapiPredict,
+};
 const result: Record<string, Record<string, number>> = {};
 for (const [name, fn] of Object.entries(sides)) {
   let correct = 0;
@@ -89,7 +104,7 @@ for (const [name, fn] of Object.entries(sides)) {
 for (const batch of [1, 32]) {
   const times: Record<string, number[]> = {};
   for (const name of Object.keys(sides)) {
-    await sides[name as keyof typeof sides](faces.slice(0, batch)); // warm-up
+    await sides[name]!(faces.slice(0, batch)); // warm-up
     times[name] = [];
   }
   for (let rep = 0; rep < Number(args.reps); rep++) {
