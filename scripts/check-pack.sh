@@ -14,10 +14,11 @@ tarball="$work/$(npm pack --silent --pack-destination "$work" | tail -n 1)"
 [ -f "$tarball" ] || fail "npm pack wrote no tarball"
 listing=$(tar -tzf "$tarball")
 for f in package/dist/index.js package/dist/index.cjs package/dist/index.d.ts package/dist/cli.js \
+  package/models/realfaces/model.json package/models/realfaces/weights.bin \
   package/models/fer2013/model.json package/models/fer2013/weights.bin package/README.md package/LICENSE; do
   grep -qx "$f" <<<"$listing" || fail "$f is not in the tarball"
 done
-if grep -E '^package/(test|src|examples|bench|scripts)/|\.map$' <<<"$listing"; then fail "the tarball ships files users do not need (above)"; fi
+if grep -E '^package/(test|src|examples|bench|scripts|campaign)/|\.map$' <<<"$listing"; then fail "the tarball ships files users do not need (above)"; fi
 bytes=$(stat -c %s "$tarball")
 echo "check-pack: $(basename "$tarball"): $bytes bytes, $(wc -l <<<"$listing") files"
 head -c 19 "$root/dist/cli.js" | grep -q '^#!/usr/bin/env node' || fail "dist/cli.js has no shebang"
@@ -63,7 +64,9 @@ try_project() {
     import { cbam, listPretrained, loadPretrained, resnetCbam } from 'fer-cbam';
     const m = await loadPretrained('fer2013');
     if (typeof cbam !== 'function' || resnetCbam({ depth: 10, width: 8 }).countParams() <= 0) throw new Error('ESM exports');
-    if (listPretrained()[0].name !== 'fer2013' || m.outputs[0].shape[1] !== 7) throw new Error('ESM pretrained');
+    if (listPretrained()[0].name !== 'realfaces' || m.outputs[0].shape[1] !== 7) throw new Error('ESM pretrained');
+    const d = await loadPretrained('realfaces');
+    if (d.outputs[0].shape[1] !== 7) throw new Error('ESM default pretrained');
     // Subpaths share the root's modules (one copy of each, code splitting): the same function object.
     const root = await import('fer-cbam');
     const backends = await import('fer-cbam/backends');

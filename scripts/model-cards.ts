@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { PRETRAINED_MODELS } from '../src/pretrained/catalog';
+import { DEFAULT_PRETRAINED, PRETRAINED_MODELS } from '../src/pretrained/catalog';
 
 interface ClassRow {
   name: string;
@@ -40,6 +40,13 @@ interface Measured {
     args: Record<string, unknown>;
   };
   log?: { epoch: number; seconds?: number; valAccuracy?: number; imagesPerSec?: number }[];
+  ckplusHoldout?: {
+    what: string;
+    faces: number;
+    subjects: number;
+    shipped: HoldoutScore;
+    fer2013: HoldoutScore;
+  };
   facesPerSecondWasmNode: { batch1: number; batch32: number };
   facesPerSecondChromium?: {
     browser: string;
@@ -49,12 +56,19 @@ interface Measured {
   };
 }
 
+interface HoldoutScore {
+  accuracy: number;
+  meanClassAccuracy: number;
+  recall: Record<string, number>;
+  support: Record<string, number>;
+}
+
 interface Calibration {
   temperature: number;
   fittedOn: string;
   ece: {
     publicTest: { before: number; after: number };
-    publicTestHalves?: { before: number; after: number };
+    publicTestHalves?: { before: number; after: number; crossFittedAllFaces?: number };
     noiseFloor?: { allFaces: number; halfFaces: number };
     ckplusHoldout: { faces: number; before: number; after: number };
   };
@@ -66,11 +80,17 @@ const calibration = (
 ) as Record<string, Calibration>;
 
 const DATA_NAMES: Record<string, string> = {
+  realfaces: 'FER2013 Training + CK+48 faces of 79 subjects',
   fer2013: 'FER2013 Training',
   ferplus: 'FER+ majority labels of FER2013 Training',
   ckplus: 'CK+48, all 981 faces',
 };
 const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
+/** How an ECE compares with the floor a perfectly calibrated model shows on as many faces. */
+const aboveFloor = (ece: number, floor: number) =>
+  ece > floor
+    ? `${(100 * (ece - floor)).toFixed(1)} points above what a perfectly calibrated model would show on that many faces`
+    : `within what a perfectly calibrated model would show on that many faces (${(100 * (floor - ece)).toFixed(1)} points below it)`;
 const out: string[] = [];
 out.push(`# Pretrained models
 
@@ -81,20 +101,20 @@ name; in Node the weights come from the installed package, offline:
 import '@tensorflow/tfjs-backend-wasm'; // or any backend
 import { facesToInput, getPreprocessing, listPretrained, loadPretrained, predictProbabilities } from 'fer-cbam';
 
-const model = await loadPretrained('fer2013'); // a tf.LayersModel; its preprocessing and class names travel with it
+const model = await loadPretrained('${DEFAULT_PRETRAINED}'); // a tf.LayersModel; its preprocessing and class names travel with it
 const pre = getPreprocessing(model)!;           // { imageSize: 48, cropSize: 44, normalization, classNames }
 const probs = predictProbabilities(model, facesToInput([face48x48], pre));
-console.log(listPretrained().map((m) => m.name)); // [ 'fer2013', ... ]
+console.log(listPretrained().map((m) => m.name)); // [ ${PRETRAINED_MODELS.map((m) => `'${m.name}'`).join(', ')} ]
 \`\`\`
 
-On the command line \`fer-cbam predict face.png\` uses \`fer2013\` when \`--model\` is omitted, and
+On the command line \`fer-cbam predict face.png\` uses \`${DEFAULT_PRETRAINED}\` (the default model) when \`--model\` is omitted, and
 \`--model ferplus\` picks another one by name (\`predict\`, \`attention\` and \`eval\` alike).
 
 **In a browser** the application serves the files. With Vite, copy the package's \`models/\` folder into
 \`public/\` (for example \`"predev": "cp -r node_modules/fer-cbam/models public/"\` in package.json), then
 
 \`\`\`ts
-const model = await loadPretrained('fer2013', { url: '/models/fer2013/model.json' });
+const model = await loadPretrained('${DEFAULT_PRETRAINED}', { url: '/models/${DEFAULT_PRETRAINED}/model.json' });
 \`\`\`
 
 The files are standard TensorFlow.js layers models (float16 weights, which tfjs expands on load), so
@@ -115,6 +135,7 @@ for (const card of PRETRAINED_MODELS) {
     `| [\`${card.name}\`](#${card.name}) | ${card.classNames.length} | ${DATA_NAMES[card.name]} | ${headline} | ${m.parameters.toLocaleString('en-US')} | ${(m.weightBytes / 1024).toFixed(0)} KiB |`,
   );
   const s: string[] = [];
+  const notes = `docs/models/${card.name}-notes.md`;
   s.push(`## ${card.name}`, '', card.description, '');
   s.push(`- **Network**: \`${card.architecture}\`, ${m.parameters.toLocaleString('en-US')} parameters.`);
   s.push(`- **Classes** (output order): ${card.classNames.map((c) => `\`${c}\``).join(', ')}.`);
@@ -171,6 +192,29 @@ for (const card of PRETRAINED_MODELS) {
     s.push('', `![confusion matrix of ${card.name}](models/${card.name}-confusion.png)`);
   }
   if (m.log?.length) s.push('', `![training curve of ${card.name}](models/${card.name}-curve.png)`);
+  if (m.ckplusHoldout) {
+    const h = m.ckplusHoldout;
+    const classes = Object.keys(h.shipped.recall);
+    s.push(
+      '',
+      `### Across datasets: the CK+ hold-out (${h.faces} faces of ${h.subjects} subjects, never trained on)`,
+      '',
+      `Posed studio faces of the CK+ subjects left out of training (${h.what}), next to the 0.1.0 default \`fer2013\` on the same faces (\`npx tsx scripts/pack-pretrained.ts ... --holdout\`). Recall per class:`,
+      '',
+      `| model | accuracy | mean class accuracy | ${classes.join(' | ')} |`,
+      `| --- | --- | --- | ${classes.map(() => '---').join(' | ')} |`,
+      ...(
+        [
+          [`${card.name} (shipped)`, h.shipped],
+          ['fer2013 (0.1.0 default)', h.fer2013],
+        ] as const
+      ).map(
+        ([n, r]) =>
+          `| ${n} | ${pct(r.accuracy)} | ${pct(r.meanClassAccuracy)} | ${classes.map((c) => `${(100 * r.recall[c]!).toFixed(0)} %`).join(' | ')} |`,
+      ),
+      `| faces | ${h.faces} | | ${classes.map((c) => h.shipped.support[c]).join(' | ')} |`,
+    );
+  }
   const cal = calibration[card.name];
   s.push('', '### Calibration', '');
   if (cal) {
@@ -186,6 +230,11 @@ for (const card of PRETRAINED_MODELS) {
       s.push(
         `| PublicTest, fitted on one half and measured on the other (both ways, mean) | ${pct(halves.before)} | ${pct(halves.after)} |`,
       );
+      if (halves.crossFittedAllFaces !== undefined) {
+        s.push(
+          `| PublicTest, cross-fitted: every face scaled by the temperature of the half it is not in, one ECE over all faces | ${pct(cal.ece.publicTest.before)} | ${pct(halves.crossFittedAllFaces)} |`,
+        );
+      }
     }
     const floor = cal.ece.noiseFloor;
     s.push(
@@ -193,11 +242,11 @@ for (const card of PRETRAINED_MODELS) {
       '',
       ...(floor
         ? [
-            `An ECE measured on a few thousand faces is not zero even for a perfect model: with labels drawn from these calibrated probabilities themselves it comes out at ${pct(floor.allFaces)} on all of PublicTest and ${pct(floor.halfFaces)} on half of it, so the held-out figure above is ${(100 * (halves!.after - floor.halfFaces)).toFixed(1)} points above what a perfectly calibrated model would show on that many faces.`,
+            `An ECE measured on a few thousand faces is not zero even for a perfect model: with labels drawn from these calibrated probabilities themselves it comes out at ${pct(floor.allFaces)} on all of PublicTest and ${pct(floor.halfFaces)} on half of it, so the held-out figure above is ${aboveFloor(halves!.after, floor.halfFaces)}${halves!.crossFittedAllFaces === undefined ? '' : `, and the cross-fitted one ${aboveFloor(halves!.crossFittedAllFaces, floor.allFaces)}`}.`,
             '',
           ]
         : []),
-      'A temperature learnt on FER2013 does not carry over to posed studio photos, where the model is over-confident in a different way; calibrate on faces like your own when the probabilities matter.',
+      'A temperature learnt on FER2013 does not carry over to posed studio photos (the CK+ row): calibrate on faces like your own when the probabilities matter.',
       '',
       `![reliability diagram of ${card.name}](models/${card.name}-reliability.png)`,
     );
@@ -206,18 +255,21 @@ for (const card of PRETRAINED_MODELS) {
       'Not calibrated: it was trained on every CK+ face, so no faces with its classes are left to fit a temperature on.',
     );
   }
-  s.push(
-    '',
-    '**Known limits.** Trained on tight 48x48 grayscale face crops: give it aligned crops (the face',
-    'pipeline in [faces](faces.md) makes them from photos). FER2013 was collected by image search and',
-    'labelled once per image: its labels are noisy (FER+ relabelling agrees with them on about 62 %), the',
-    'classes are imbalanced (disgust has 436 training images), and its faces skew towards young, adult,',
-    'light-skinned people, so accuracy on other groups is likely lower and has not been measured.',
-    'The PrivateTest split, on which published FER2013 results are reported, is not in our data and was',
-    'never used; PublicTest numbers here were also used to choose the epoch, so they are optimistic by a',
-    'little. Do not use expression recognition to judge people (hiring, policing, health).',
-    '',
-  );
+  // A card's hand-written part (its recipe, the levers and their measured effects, its own limits).
+  if (existsSync(notes)) s.push('', readFileSync(notes, 'utf8').trimEnd(), '');
+  else
+    s.push(
+      '',
+      '**Known limits.** Trained on tight 48x48 grayscale face crops: give it aligned crops (the face',
+      'pipeline in [faces](faces.md) makes them from photos). FER2013 was collected by image search and',
+      'labelled once per image: its labels are noisy (FER+ relabelling agrees with them on about 62 %), the',
+      'classes are imbalanced (disgust has 436 training images), and its faces skew towards young, adult,',
+      'light-skinned people, so accuracy on other groups is likely lower and has not been measured.',
+      'The PrivateTest split, on which published FER2013 results are reported, is not in our data and was',
+      'never used; PublicTest numbers here were also used to choose the epoch, so they are optimistic by a',
+      'little. Do not use expression recognition to judge people (hiring, policing, health).',
+      '',
+    );
   sections.push(s.join('\n'));
 }
 const benchFile = 'docs/models/expressions-bench.json';

@@ -4,6 +4,7 @@
  *   npx tsx scripts/pack-pretrained.ts --name fer2013 --from runs/fer2013/best --log runs/fer2013/log.jsonl
  *   npx tsx scripts/pack-pretrained.ts --name ferplus --from runs/ferplus/best --log runs/ferplus/log.jsonl
  *   npx tsx scripts/pack-pretrained.ts --name ckplus  --from runs/ckplus --cv runs/ckplus-cv.json
+ *   npx tsx scripts/pack-pretrained.ts --name realfaces --from campaign/realfaces/best --log campaign/realfaces/log.jsonl --holdout
  *   npx tsx scripts/pack-pretrained.ts --name fer2013 --speed-only   # re-measure faces/s on a quiet machine
  *
  * Writes models/<name>/ (model.json + float16 weights.bin, loadable with plain tf.loadLayersModel),
@@ -12,22 +13,28 @@
  * and docs/models/<name>.json (metrics of the float32 and the float16 model, per class, confusion
  * matrix, sizes, speed) with docs/models/<name>-confusion.png and <name>-curve.png. FER2013 and FER+
  * models are scored on the PublicTest rows (the validation split; PrivateTest is never read), CK+ by
- * its cross-validation results (--cv, from examples/train-ckplus.ts --json).
+ * its cross-validation results (--cv, from examples/train-ckplus.ts --json). `--holdout` also scores
+ * the CK+ hold-out of examples/train-realfaces.ts (the CK+48 faces of 39 subjects it never trains on,
+ * contempt left out, one centre crop as `predict` sees it) with the recall of each class, for the
+ * packed model and, on the same faces, the shipped `fer2013` model it is compared with.
  */
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import sharp from 'sharp';
 import {
   confusionMatrixPng,
   type EvaluationResult,
   evaluate,
   type FaceDataset,
+  FER2013_CLASSES,
   getPreprocessing,
+  loadCkPlus,
   loadFer2013,
   loadFerPlus,
+  remapClasses,
+  subjectKFold,
   subsetDataset,
   usageIndices,
   useBackend,
@@ -35,6 +42,7 @@ import {
 import { fileSystem, writeFileAtomic } from '../src/io/index';
 import { toFloat16Artifacts } from '../src/pretrained/index';
 import { CATALOG, updateCatalogDigests } from './catalog-digests';
+import { curvePng } from './curve_png';
 
 const { values: args } = parseArgs({
   options: {
@@ -44,13 +52,15 @@ const { values: args } = parseArgs({
     cv: { type: 'string' },
     data: { type: 'string', default: '../shared/data/fer2013/fer2013.csv.gz' },
     votes: { type: 'string', default: '../shared/data/ferplus/fer2013new.csv' },
+    ckplus: { type: 'string', default: '../shared/data/ckplus/CK+48' },
+    holdout: { type: 'boolean', default: false },
     backend: { type: 'string', default: 'wasm' },
     'speed-only': { type: 'boolean', default: false },
   },
 });
 const name = args.name;
 if (!name || (!args.from && !args['speed-only'])) {
-  throw new Error('usage: --name fer2013|ferplus|ckplus --from <model dir> | --speed-only');
+  throw new Error('usage: --name fer2013|ferplus|ckplus|realfaces --from <model dir> | --speed-only');
 }
 await useBackend(args.backend as 'wasm');
 if (args['speed-only']) {
@@ -96,7 +106,7 @@ const card: Record<string, unknown> = {
   preprocessing: pre,
 };
 let confusion: EvaluationResult | undefined;
-if (name === 'fer2013' || name === 'ferplus') {
+if (name === 'fer2013' || name === 'ferplus' || name === 'realfaces') {
   let data: FaceDataset = await loadFer2013(args.data!);
   if (name === 'ferplus') data = await loadFerPlus(data, args.votes!, { mode: 'majority' });
   const test = subsetDataset(data, usageIndices(data, 'PublicTest'));
@@ -120,6 +130,39 @@ if (name === 'fer2013' || name === 'ferplus') {
   const a = source.predict(x) as tf.Tensor;
   const b = shipped.predict(x) as tf.Tensor;
   card.float16MaxLogitDifference = (await tf.max(tf.abs(tf.sub(a, b))).data())[0];
+}
+if (args.holdout) {
+  // The hold-out of examples/train-realfaces.ts: fold 0 of subjectKFold(subjects, 3, 0, labels).
+  const ck = await loadCkPlus(args.ckplus!);
+  const fold = subsetDataset(ck, subjectKFold(ck.subjects, 3, 0, ck.labels)[0]!.test);
+  const holdout = remapClasses(
+    fold,
+    FER2013_CLASSES,
+    { anger: 'angry', sadness: 'sad', contempt: null },
+    'ckplus',
+  );
+  const reference = await tfl.loadLayersModel(fileSystem(resolve('models/fer2013/model.json')));
+  const score = async (model: tfl.LayersModel) => {
+    const p = getPreprocessing(model)!;
+    const r = await evaluate(model, holdout, { cropSize: p.cropSize, normalization: p.normalization });
+    return {
+      accuracy: r.accuracy,
+      meanClassAccuracy: r.meanClassAccuracy,
+      recall: Object.fromEntries(r.perClass.filter((c) => c.support > 0).map((c) => [c.name, c.recall])),
+      support: Object.fromEntries(r.perClass.filter((c) => c.support > 0).map((c) => [c.name, c.support])),
+    };
+  };
+  card.ckplusHoldout = {
+    what: 'CK+48 faces of the 39 subjects of fold 0 of subjectKFold(subjects, 3, 0, labels), contempt left out; one centre crop',
+    faces: holdout.count,
+    subjects: new Set(Array.from(fold.subjects ?? [])).size,
+    shipped: await score(shipped),
+    fer2013: await score(reference),
+  };
+  const h = card.ckplusHoldout as { shipped: { accuracy: number }; fer2013: { accuracy: number } };
+  console.log(
+    `${name}: CK+ hold-out (${holdout.count} faces) ${(100 * h.shipped.accuracy).toFixed(2)} %, fer2013 ${(100 * h.fer2013.accuracy).toFixed(2)} %`,
+  );
 }
 if (args.cv) card.crossValidation = JSON.parse(await readFile(args.cv, 'utf8'));
 if (confusion) {
@@ -174,55 +217,4 @@ async function facesPerSecond(
     x.dispose();
   }
   return speed as { batch1: number; batch32: number };
-}
-
-/** Loss and accuracy per epoch as a PNG line chart (SVG rendered by sharp). */
-async function curvePng(
-  rows: { epoch: number; loss: number; accuracy: number; valAccuracy?: number }[],
-  title: string,
-): Promise<Buffer> {
-  const W = 640;
-  const H = 360;
-  const left = 50;
-  const right = 20;
-  const top = 30;
-  const bottom = 40;
-  const xs = (e: number) => left + ((e - 1) / Math.max(1, rows.length - 1)) * (W - left - right);
-  const ys = (v: number) => top + (1 - v) * (H - top - bottom);
-  const maxLoss = Math.max(...rows.map((r) => r.loss));
-  const line = (vals: number[], color: string) =>
-    `<polyline fill="none" stroke="${color}" stroke-width="2" points="${vals.map((v, i) => `${xs(i + 1)},${ys(v)}`).join(' ')}"/>`;
-  const grid = [0, 0.2, 0.4, 0.6, 0.8, 1]
-    .map(
-      (v) =>
-        `<line x1="${left}" x2="${W - right}" y1="${ys(v)}" y2="${ys(v)}" stroke="#ddd"/><text x="${left - 6}" y="${ys(v) + 4}" text-anchor="end">${v.toFixed(1)}</text>`,
-    )
-    .join('');
-  const ticks = rows
-    .map((r) => `<text x="${xs(r.epoch)}" y="${H - bottom + 16}" text-anchor="middle">${r.epoch}</text>`)
-    .join('');
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">
-<rect width="100%" height="100%" fill="white"/>${grid}${ticks}
-<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">${title}: training curve (loss / ${maxLoss.toFixed(2)}, accuracies)</text>
-<text x="${W / 2}" y="${H - 6}" text-anchor="middle">epoch</text>
-${line(
-  rows.map((r) => r.loss / maxLoss),
-  '#d62728',
-)}${line(
-  rows.map((r) => r.accuracy),
-  '#1f77b4',
-)}
-${
-  rows.every((r) => r.valAccuracy !== undefined)
-    ? line(
-        rows.map((r) => r.valAccuracy!),
-        '#2ca02c',
-      )
-    : ''
-}
-<text x="${left + 10}" y="${ys(0.16)}" fill="#d62728">training loss (scaled)</text>
-<text x="${left + 10}" y="${ys(0.1)}" fill="#1f77b4">training accuracy</text>
-<text x="${left + 10}" y="${ys(0.04)}" fill="#2ca02c">PublicTest accuracy</text>
-</svg>`;
-  return sharp(Buffer.from(svg)).png().toBuffer();
 }

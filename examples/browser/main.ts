@@ -11,8 +11,9 @@
  * probabilities smoothed over time, the shown label changing only past a margin).
  *
  * URL parameters:
- * - `?model=URL` a `model.json` to load (default: the pretrained `pretrained/fer2013/model.json`,
- *   which vite.config.ts serves from the repository's `models/fer2013/`; when it is absent, the
+ * - `?model=URL` a `model.json` to load (default: the default pretrained model,
+ *   `pretrained/<DEFAULT_PRETRAINED>/model.json`, which vite.config.ts serves from the repository's
+ *   `models/`, like every shipped model; when it is absent, the
  *   untrained `model/model.json` next to the page, with a note). A model
  *   without stored preprocessing may have a `training.json` beside it (as older versions of `train`
  *   wrote into `best/`), or be given its normalisation with `?mean=&std=`; otherwise the page says so
@@ -56,6 +57,7 @@ import {
   predictProbabilities,
 } from '../../src/models/index';
 import { trainingJsonPreprocessing } from '../../src/models/preprocessing';
+import { DEFAULT_PRETRAINED } from '../../src/pretrained/catalog';
 import { loadPretrained } from '../../src/pretrained/load';
 // The tracker's own module: src/video/index.ts also re-exports the Node-only ffmpeg helpers.
 import { FaceTracker, TRACKER_DEFAULTS } from '../../src/video/tracker';
@@ -327,7 +329,7 @@ async function readTrainingJson(
 
 /** The pretrained model when it is served (see vite.config.ts), else the untrained demo model. */
 async function defaultModelUrl(): Promise<{ url: string; note?: string }> {
-  const pretrained = new URL('pretrained/fer2013/model.json', location.href).href;
+  const pretrained = new URL(`pretrained/${DEFAULT_PRETRAINED}/model.json`, location.href).href;
   try {
     const response = await fetch(pretrained);
     if (response.ok && (response.headers.get('content-type') ?? '').includes('json'))
@@ -337,7 +339,7 @@ async function defaultModelUrl(): Promise<{ url: string; note?: string }> {
   }
   return {
     url: new URL('model/model.json', location.href).href,
-    note: 'The pretrained model (models/fer2013/model.json in the repository) is not served, so the page uses untrained demo weights.',
+    note: `The pretrained model (models/${DEFAULT_PRETRAINED}/model.json in the repository) is not served, so the page uses untrained demo weights.`,
   };
 }
 
@@ -355,7 +357,7 @@ async function loadModel(): Promise<ModelInfo> {
   // The pretrained model through the library's loader (which checks it is the shipped one), any
   // other model.json directly.
   const model =
-    asked || modelNote ? await tfl.loadLayersModel(url) : await loadPretrained('fer2013', { url });
+    asked || modelNote ? await tfl.loadLayersModel(url) : await loadPretrained(DEFAULT_PRETRAINED, { url });
   const shape = model.inputs[0]!.shape;
   const [, height, width, channels] = shape;
   if (shape.length !== 4 || height !== width || typeof height !== 'number' || channels !== 1) {
@@ -1154,8 +1156,6 @@ interface Live {
   clock: number | null;
   lastStarted: number;
 }
-/** Longest step of the tracker's clock between two frames, in seconds (half the tracks' `maxAge`). */
-const MAX_CLOCK_STEP = TRACKER_DEFAULTS.maxAge / 2;
 let live: Live | null = null;
 
 type FrameCallbackVideo = HTMLVideoElement & { requestVideoFrameCallback?: (cb: () => void) => number };
@@ -1224,10 +1224,10 @@ async function liveFrame(l: Live, model: ModelInfo): Promise<void> {
   const { rows, maps } = await classify(model, faces);
   const t2 = performance.now();
   if (l.stopped) return;
-  // The tracker's clock: real time, but at most MAX_CLOCK_STEP per frame. A track ends after
-  // `maxAge` seconds without its face; on a machine so loaded that frames come slower than that,
-  // real time would end every track between two frames and renumber every face.
-  const time = l.clock === null ? 0 : l.clock + Math.min((started - l.lastStarted) / 1000, MAX_CLOCK_STEP);
+  // The tracker's clock is real time, so smoothing means the same number of seconds at any frame
+  // rate. However slowly frames come, no face is renumbered: a track ends only at a frame that
+  // misses its face, `maxAge` seconds after it was last seen.
+  const time = l.clock === null ? 0 : l.clock + (started - l.lastStarted) / 1000;
   l.clock = time;
   l.lastStarted = started;
   const tracked = l.tracker.update(

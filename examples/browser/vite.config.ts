@@ -9,12 +9,17 @@ const repo = fileURLToPath(new URL('../..', import.meta.url));
 /**
  * Folders outside the page served under a URL prefix: in `vite` (dev) by a middleware, in
  * `vite build` copied into the output. Nothing is copied into the repository.
- * - `pretrained/fer2013/` → the repository's `models/fer2013/` (the pretrained expression model);
+ * - `pretrained/<name>/` → the repository's `models/<name>/`, for every shipped expression model (the
+ *   page loads the default one, `DEFAULT_PRETRAINED`; `?model=pretrained/<name>/model.json` another);
  * - `detector/` → `node_modules/@vladmandic/human/models/blazeface.*` (the face detector's weights,
  *   from the optional dev dependency; the page shows a note and skips detection when it is absent).
  */
+const models = join(repo, 'models');
 const MOUNTS: { prefix: string; dir: string; files?: string[] }[] = [
-  { prefix: 'pretrained/fer2013/', dir: join(repo, 'models/fer2013') },
+  ...(existsSync(models) ? readdirSync(models) : []).map((name) => ({
+    prefix: `pretrained/${name}/`,
+    dir: join(models, name),
+  })),
   {
     prefix: 'detector/',
     dir: join(repo, 'node_modules/@vladmandic/human/models'),

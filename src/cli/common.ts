@@ -25,6 +25,11 @@ import { DEFAULT_PRETRAINED } from '../pretrained/catalog';
 import { isPretrainedName, listPretrained, loadPretrained } from '../pretrained/load';
 
 /** Dataset kinds the CLI reads. */
+/** The help of every `--model` option: what it takes, with the shipped names and the default from the catalog. */
+export const MODEL_OPTION_HELP = `saved model directory (or its model.json), or a pretrained name (${listPretrained()
+  .map((m) => m.name)
+  .join(', ')}); defaults to ${DEFAULT_PRETRAINED}`;
+
 export const DATASET_KINDS = ['auto', 'fer2013', 'ferplus', 'ckplus', 'folder'] as const;
 export type DatasetKind = (typeof DATASET_KINDS)[number];
 

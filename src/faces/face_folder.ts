@@ -153,7 +153,7 @@ function pickFace(faces: FaceCrop[], pick: FacePick): FaceCrop | undefined {
  * ```ts
  * const photos = await loadFaceFolder('my-photos', { cacheDir: 'run/face-cache' });
  * console.log(`${photos.count} faces; no face in ${photos.noFace.length} photos:`, photos.noFace);
- * const model = await loadPretrained('fer2013');
+ * const model = await loadPretrained('realfaces');
  * await train(model, { train: remapClasses(photos, getPreprocessing(model)!.classNames) }, { epochs: 8 });
  * ```
  * @throws DataFormatError naming the path for a missing root, a root without class folders, or a

@@ -371,7 +371,7 @@ export async function classifyFaceCrops(
 
 /** Options of {@link recognizeExpressions}. @category Faces */
 export interface RecognizeOptions extends FindFacesOptions {
-  /** The expression model (e.g. `loadPretrained('fer2013')` or `tf.loadLayersModel(...)`). */
+  /** The expression model (e.g. `loadPretrained('realfaces')` or `tf.loadLayersModel(...)`). */
   model: tfl.LayersModel;
 }
 

@@ -24,7 +24,7 @@ export interface LoadPretrainedOptions {
 }
 
 /**
- * The cards of the shipped pretrained models, `fer2013` (the default) first.
+ * The cards of the shipped pretrained models, `realfaces` (the default) first.
  * @example
  * ```ts
  * for (const m of listPretrained()) console.log(m.name, m.metrics, m.card);
@@ -65,7 +65,7 @@ function info(name: string): PretrainedInfo {
  * The absolute path of a pretrained model's `model.json` inside the installed package (Node only).
  * @example
  * ```ts
- * pretrainedModelPath('fer2013'); // …/node_modules/fer-cbam/models/fer2013/model.json
+ * pretrainedModelPath('realfaces'); // …/node_modules/fer-cbam/models/realfaces/model.json
  * ```
  * @category Pretrained
  */
@@ -83,8 +83,9 @@ export async function pretrainedModelPath(name: PretrainedName): Promise<string>
  * Loads a pretrained expression model by name. The returned model carries its preprocessing and
  * class names (`getPreprocessing(model)`), so `facesToInput` / `predictProbabilities` and the CLI
  * prepare images exactly as in training.
- * @param name `'fer2013'` (7 FER2013 classes, the default model), `'ferplus'` (8 FER+ classes) or
- *   `'ckplus'` (7 CK+ classes); {@link listPretrained} lists them with their cards.
+ * @param name `'realfaces'` (7 FER2013 classes, trained for photos of people: the default model),
+ *   `'fer2013'` (the same classes, FER2013 alone: the default of 0.1.x), `'ferplus'` (8 FER+ classes)
+ *   or `'ckplus'` (7 CK+ classes); {@link listPretrained} lists them with their cards.
  * @param options Where to load from; in Node the installed package, in browsers `url` is required.
  * @throws RangeError for an unknown name; Error naming the file or URL when it cannot be loaded or its
  *   weights differ from the shipped ones (SHA-256 of `weights.bin`, {@link PretrainedInfo.weightsSha256});
@@ -92,8 +93,8 @@ export async function pretrainedModelPath(name: PretrainedName): Promise<string>
  * @example
  * ```ts
  * import { loadPretrained, getPreprocessing, facesToInput, predictProbabilities } from 'fer-cbam';
- * const model = await loadPretrained('fer2013');                       // Node: offline, from the package
- * // browser: await loadPretrained('fer2013', { url: '/models/fer2013/model.json' });
+ * const model = await loadPretrained('realfaces');                       // Node: offline, from the package
+ * // browser: await loadPretrained('realfaces', { url: '/models/realfaces/model.json' });
  * const p = predictProbabilities(model, facesToInput([face48x48], getPreprocessing(model)!));
  * ```
  * @category Pretrained

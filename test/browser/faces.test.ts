@@ -20,13 +20,15 @@ import { classifyFaceCrops, findFaceCrops } from '../../src/faces/recognize';
 import '../../src/io/index';
 import { captureAttentionMaps } from '../../src/layers/index';
 import { facesToInput, getPreprocessing } from '../../src/models/index';
+import { DEFAULT_PRETRAINED } from '../../src/pretrained/catalog';
 import { iou, sharedDetector } from '../faces/helpers';
 import { HAVE_CHROMIUM, launchChromium } from './chromium';
 import { groupPicture, HAS_PHOTOS, HEIGHT, portraitRects, WIDTH } from './clips';
 import { BLUE, colourPixels, GREEN } from './scene_pixels';
 
 const REPO = resolve(import.meta.dirname, '../..');
-const PRETRAINED = join(REPO, 'models/fer2013/model.json');
+// The model the page loads by default.
+const PRETRAINED = join(REPO, 'models', DEFAULT_PRETRAINED, 'model.json');
 const READY = HAVE_CHROMIUM && HAS_PHOTOS;
 
 type Box = { x: number; y: number; width: number; height: number };

@@ -19,13 +19,15 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveDemoModel } from '../../scripts/make-demo-model';
 import { FER2013_CLASSES } from '../../src/data/dataset';
+import { DEFAULT_PRETRAINED } from '../../src/pretrained/catalog';
 import { FaceTracker } from '../../src/video/tracker';
 import { HAVE_CHROMIUM, launchChromium } from './chromium';
 import { HAS_PHOTOS, HEIGHT, motionClip, portraitRects, stillClip, WIDTH } from './clips';
 import { BLUE, colourPixels } from './scene_pixels';
 
 const REPO = resolve(import.meta.dirname, '../..');
-const PRETRAINED = join(REPO, 'models/fer2013/model.json');
+// The model the page loads by default.
+const PRETRAINED = join(REPO, 'models', DEFAULT_PRETRAINED, 'model.json');
 const READY = HAVE_CHROMIUM && HAS_PHOTOS;
 const RESULTS = join(REPO, 'test-results');
 

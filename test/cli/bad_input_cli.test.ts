@@ -436,7 +436,7 @@ const cases: Case[] = [
   {
     name: '--model naming nothing lists the pretrained names',
     args: () => ['eval', '--model', at('no such model'), '--data', at('faces')],
-    says: /no such file or directory: .*; give a saved model's directory or a pretrained name: fer2013, ferplus, ckplus/,
+    says: /no such file or directory: .*; give a saved model's directory or a pretrained name: realfaces, fer2013, ferplus, ckplus/,
     names: () => at('no such model'),
   },
   {

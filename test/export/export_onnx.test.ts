@@ -34,7 +34,7 @@ import {
 } from '../../src/index';
 
 const FER2013 = resolve(__dirname, '../../../shared/data/fer2013/fer2013.csv.gz');
-const SHIPPED = ['fer2013', 'ferplus', 'ckplus'] as const;
+const SHIPPED = ['realfaces', 'fer2013', 'ferplus', 'ckplus'] as const;
 const TOLERANCE = 1e-4;
 // Real faces per shipped model: 32 faces give 224 to 256 probabilities to compare; the tfjs side runs on
 // the pure-JS cpu backend, where each face of the shipped network costs about 0.15 s.

@@ -44,7 +44,7 @@ describe('the README library example', () => {
   it('runs as written: a backend import, then loadPretrained', () => {
     const example = readmeBlock('## Pretrained models');
     expect(example).toMatch(/^import '@tensorflow\/tfjs-backend-wasm';$/m);
-    expect(example).toMatch(/await loadPretrained\('fer2013'\)/);
+    expect(example).toMatch(/await loadPretrained\('realfaces'\)/);
     const { status, out, err } = run(
       'readme.mts',
       `const face48x48 = new Uint8Array(48 * 48).fill(128);\n${example}\nconsole.log(JSON.stringify({ backend: (await import('@tensorflow/tfjs-core')).getBackend(), shape: probs.shape, sum: (await probs.data()).reduce((a, b) => a + b, 0) }));\n`,

@@ -6,6 +6,7 @@ import {
   checkOutputDir,
   intOption,
   loadModel,
+  MODEL_OPTION_HELP,
   preprocessingOverrides,
   selectBackend,
 } from '../common';
@@ -34,10 +35,7 @@ export function registerAttention(program: Command): void {
         .description(
           'write attention heatmaps (CBAM spatial maps and Grad-CAM) over each face in images, as PNG',
         )
-        .option(
-          '--model <dir|name>',
-          'saved model directory (or its model.json), or a pretrained name (fer2013, ferplus, ckplus); defaults to fer2013',
-        )
+        .option('--model <dir|name>', MODEL_OPTION_HELP)
         .argument('<images...>', 'image files and folders of them'),
     ),
   )

@@ -18,6 +18,7 @@ import {
   intOption,
   loadDataset,
   loadModel,
+  MODEL_OPTION_HELP,
   nonNegativeIntOption,
   preprocessingOverrides,
   selectBackend,
@@ -32,10 +33,7 @@ export function registerEval(program: Command): void {
   const command = program
     .command('eval')
     .description('evaluate a saved model: accuracy, per-class precision/recall/F1, confusion matrix')
-    .option(
-      '--model <dir|name>',
-      'saved model directory (or its model.json), or a pretrained name (fer2013, ferplus, ckplus); defaults to fer2013',
-    )
+    .option('--model <dir|name>', MODEL_OPTION_HELP)
     .requiredOption('--data <path>', 'fer2013.csv(.gz), a CK+ folder or an image folder')
     .option('--dataset <kind>', `dataset kind: ${DATASET_KINDS.join(' | ')}`, 'auto')
     .option('--ferplus-votes <csv>', 'FER+ votes (fer2013new.csv): score against FER+ labels')

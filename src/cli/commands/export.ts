@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { ONNX_OPSET } from '../../export/onnx_graph';
 import { writeFileAtomic } from '../../io/atomic';
-import { CliError, checkOutputFile, loadModel, selectBackend } from '../common';
+import { CliError, checkOutputFile, loadModel, MODEL_OPTION_HELP, selectBackend } from '../common';
 
 /** Registers `fer-cbam export`. */
 export function registerExport(program: Command): void {
@@ -11,10 +11,7 @@ export function registerExport(program: Command): void {
     .description(
       `export a model to ONNX (opset ${ONNX_OPSET}, float32), class names and preprocessing in its metadata`,
     )
-    .option(
-      '--model <dir|name>',
-      'saved model directory (or its model.json), or a pretrained name (fer2013, ferplus, ckplus); defaults to fer2013',
-    )
+    .option('--model <dir|name>', MODEL_OPTION_HELP)
     .addOption(new Option('--format <format>', 'the file format').choices(['onnx']).default('onnx'))
     .requiredOption('--out <file>', 'the file to write, e.g. fer2013.onnx (replaced atomically)')
     .addOption(

@@ -15,6 +15,7 @@ import {
   checkOutputFile,
   intOption,
   loadModel,
+  MODEL_OPTION_HELP,
   numberOption,
   preprocessingOverrides,
   selectBackend,
@@ -137,10 +138,7 @@ export function registerPredict(program: Command): void {
         .description(
           'find the faces in photos and print their expressions: one line per face (box, top classes)',
         )
-        .option(
-          '--model <dir|name>',
-          'saved model directory (or its model.json), or a pretrained name (fer2013, ferplus, ckplus); defaults to fer2013',
-        )
+        .option('--model <dir|name>', MODEL_OPTION_HELP)
         .argument(
           '<images...>',
           `image files (png, jpg, webp, ...) and folders of them, or video files (${VIDEO_EXTENSIONS.join(' ')}; read with ffmpeg)`,
