@@ -19,6 +19,7 @@
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
+import { ckplusHoldoutIndices } from '../scripts/ckplus-holdout';
 import { mulberry32 } from '../src/data/index';
 import {
   FaceTracker,
@@ -27,7 +28,6 @@ import {
   loadCkPlus,
   loadPretrained,
   predictProbabilities,
-  subjectKFold,
   TRACKER_DEFAULTS,
   useBackend,
 } from '../src/index';
@@ -87,7 +87,7 @@ const classOf = (ckLabel: number) => {
   const name = ck.classNames[ckLabel]!;
   return pre.classNames.indexOf(CK_TO_MODEL[name] ?? name);
 };
-const holdout = new Set(subjectKFold(ck.subjects, 3, 0, ck.labels)[0]!.test);
+const holdout = new Set(ckplusHoldoutIndices(ck));
 const px = ck.width * ck.height;
 
 interface Clip {

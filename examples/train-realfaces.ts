@@ -17,15 +17,24 @@
  * Every option is recorded in `<out>/recipe.json` on a fresh start; `--resume` refuses a different
  * recipe, since the data and augmentation must match the checkpoint for an exact resume.
  *
+ * **Distillation** (a second stage): `--teachers a,b` trains on soft targets that blend each image's
+ * label with the mean probabilities of trained models (`teacherTargets`; pretrained names or saved
+ * model folders, e.g. an ensemble of two seeds), `--teacher-weight` of them; `--init` starts from a
+ * trained model's weights (same architecture) instead of new ones. The targets are computed once and
+ * kept in `<out>/teacher-targets.f32`, so a resume reads them back.
+ *
+ *   npx tsx examples/train-realfaces.ts --out campaign/distil --init realfaces \
+ *     --teachers realfaces,campaign/realfaces-seed2/best --epochs 30 --lr 0.02
+ *
  * Data: `--fer` (fer2013.csv.gz) and `--ckplus` (the CK+48 folder); both are research-only and are
  * never copied into the repository. In your project import from 'fer-cbam'.
  */
 
 import { existsSync, readFileSync } from 'node:fs';
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type * as tfl from '@tensorflow/tfjs-layers';
+import * as tfl from '@tensorflow/tfjs-layers';
 import {
   type AugmentOptions,
   type BackendName,
@@ -35,6 +44,7 @@ import {
   type FaceDataset,
   FER2013_CLASSES,
   getPreprocessing,
+  isPretrainedName,
   loadCkPlus,
   loadFer2013,
   loadPretrained,
@@ -42,9 +52,11 @@ import {
   remapClasses,
   subjectKFold,
   subsetDataset,
+  teacherTargets,
   train,
   useBackend,
 } from '../src/index';
+import { writeFileAtomic } from '../src/io/index';
 
 const { values: args } = parseArgs({
   options: {
@@ -66,6 +78,10 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '1' },
     limit: { type: 'string' },
     out: { type: 'string', default: 'campaign/realfaces' },
+    init: { type: 'string' },
+    teachers: { type: 'string' },
+    'teacher-weight': { type: 'string', default: '0.5' },
+    'teacher-temperature': { type: 'string', default: '1' },
     resume: { type: 'boolean', default: false },
     overwrite: { type: 'boolean', default: false },
   },
@@ -90,6 +106,15 @@ const recipe = {
   workers: Number(args.workers),
   limit: args.limit === undefined ? null : Number(args.limit),
   holdout: 'ckplus subjectKFold(subjects, 3, 0, labels) fold 0, contempt left out',
+  // Recorded only when given, so the recipes of runs without them read as before.
+  ...(args.init === undefined ? {} : { init: args.init }),
+  ...(args.teachers === undefined
+    ? {}
+    : {
+        teachers: args.teachers.split(','),
+        teacherWeight: Number(args['teacher-weight']),
+        teacherTemperature: Number(args['teacher-temperature']),
+      }),
 };
 const out = args.out!;
 const recipeFile = path.join(out, 'recipe.json');
@@ -168,11 +193,56 @@ if (!args.resume) {
   await writeFile(recipeFile, JSON.stringify(recipe, null, 2));
 }
 
+/** A pretrained name (`realfaces`) or a saved model folder. */
+const loadModel = (from: string) =>
+  isPretrainedName(from)
+    ? loadPretrained(from)
+    : tfl.loadLayersModel(`file://${path.resolve(from.replace(/\/model\.json$/, ''))}/model.json`);
+
+let trainData = trainSet;
+if (recipe.teachers) {
+  // Soft targets from the teachers, computed once per run (a few minutes) and read back on resume.
+  const file = path.join(out, 'teacher-targets.f32');
+  const classes = FER2013_CLASSES.length;
+  if (args.resume && existsSync(file)) {
+    const bytes = await readFile(file);
+    const softLabels = new Float32Array(
+      bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+    );
+    if (softLabels.length !== trainSet.count * classes) {
+      throw new Error(
+        `${file}: ${softLabels.length} values, expected ${trainSet.count * classes}; delete it to recompute`,
+      );
+    }
+    trainData = { ...trainSet, softLabels };
+  } else {
+    const teachers = await Promise.all(recipe.teachers.map(loadModel));
+    let lastLog = 0;
+    trainData = await teacherTargets(teachers, trainSet, {
+      weight: recipe.teacherWeight,
+      temperature: recipe.teacherTemperature,
+      onProgress(done, total) {
+        if (performance.now() - lastLog < 30_000 && done !== total) return;
+        lastLog = performance.now();
+        console.log(`teacher targets ${done}/${total}`);
+      },
+    });
+    for (const t of teachers) t.dispose();
+    await writeFileAtomic(file, new Uint8Array(trainData.softLabels!.buffer));
+  }
+}
+
 const model = createModel(recipe.arch, {
   numClasses: FER2013_CLASSES.length,
   classifierActivation: 'linear',
   seed: recipe.seed,
 });
+if (recipe.init && !args.resume) {
+  // Start from a trained model's weights (the same architecture: setWeights checks every shape).
+  const init = await loadModel(recipe.init);
+  model.setWeights(init.getWeights());
+  init.dispose();
+}
 // The training images' statistics, as train()'s 'dataset' default would compute them; explicit so
 // the per-epoch hold-out check uses the same values.
 const normalization = datasetStats(trainSet);
@@ -182,7 +252,7 @@ const started = performance.now();
 let lastLine = 0;
 const result = await train(
   model,
-  { train: trainSet, validation: fer },
+  { train: trainData, validation: fer },
   {
     epochs: recipe.epochs,
     batchSize: recipe.batchSize,

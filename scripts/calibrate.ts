@@ -32,13 +32,11 @@ import {
   loadPretrained,
   predictProbabilities,
   reliabilityDiagramSvg,
-  remapClasses,
-  subjectKFold,
-  subsetDataset,
   usageIndices,
   useBackend,
 } from '../src/index';
 import { writeFileAtomic } from '../src/io/index';
+import { CKPLUS_TO_FER2013, ckplusHoldout } from './ckplus-holdout';
 
 const { values: args } = parseArgs({
   options: {
@@ -53,8 +51,6 @@ await useBackend('wasm');
 
 const fer = await loadFer2013(args.data!);
 const ck = await loadCkPlus(args.ckplus!);
-const holdout = subsetDataset(ck, subjectKFold(ck.subjects, 3, 0, ck.labels)[0]!.test);
-const CK_TO_FER: Record<string, string | null> = { anger: 'angry', sadness: 'sad', contempt: null };
 const CK_TO_FERPLUS: Record<string, string | null> = {
   anger: 'anger',
   happy: 'happiness',
@@ -98,7 +94,7 @@ for (const name of args.models!.split(',')) {
   const rawVal = rawProbabilities(model, val, valIdx);
   const fit = fitTemperature(logOf(rawVal), valLabels);
   const t = fit.temperature;
-  const ck7 = remapClasses(holdout, pre.classNames, name === 'ferplus' ? CK_TO_FERPLUS : CK_TO_FER, 'ckplus');
+  const ck7 = ckplusHoldout(ck, pre.classNames, name === 'ferplus' ? CK_TO_FERPLUS : CKPLUS_TO_FER2013);
   const ckIdx = [...Array(ck7.count).keys()];
   const rawCk = rawProbabilities(model, ck7, ckIdx);
   const ckLabels = Array.from(ck7.labels);

@@ -29,12 +29,11 @@ import {
   evaluate,
   type FaceDataset,
   FER2013_CLASSES,
+  FERPLUS_CLASSES,
   getPreprocessing,
   loadCkPlus,
   loadFer2013,
   loadFerPlus,
-  remapClasses,
-  subjectKFold,
   subsetDataset,
   usageIndices,
   useBackend,
@@ -42,6 +41,7 @@ import {
 import { fileSystem, writeFileAtomic } from '../src/io/index';
 import { toFloat16Artifacts } from '../src/pretrained/index';
 import { CATALOG, updateCatalogDigests } from './catalog-digests';
+import { CKPLUS_HOLDOUT_DEFINITION, ckplusHoldout, ckplusHoldoutIndices } from './ckplus-holdout';
 import { curvePng } from './curve_png';
 
 const { values: args } = parseArgs({
@@ -60,7 +60,7 @@ const { values: args } = parseArgs({
 });
 const name = args.name;
 if (!name || (!args.from && !args['speed-only'])) {
-  throw new Error('usage: --name fer2013|ferplus|ckplus|realfaces --from <model dir> | --speed-only');
+  throw new Error('usage: --name <name in models/> --from <model dir> | --speed-only');
 }
 await useBackend(args.backend as 'wasm');
 if (args['speed-only']) {
@@ -106,9 +106,18 @@ const card: Record<string, unknown> = {
   preprocessing: pre,
 };
 let confusion: EvaluationResult | undefined;
-if (name === 'fer2013' || name === 'ferplus' || name === 'realfaces') {
+// The PublicTest rows score any model with FER2013's seven classes (its labels) or FER+'s eight
+// (the majority of the ten votes); a model with other classes (ckplus) has no such validation set.
+const sameClasses = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((c, i) => c === b[i]);
+const publicTestLabels = sameClasses(pre.classNames, FER2013_CLASSES)
+  ? 'fer2013'
+  : sameClasses(pre.classNames, FERPLUS_CLASSES)
+    ? 'ferplus'
+    : null;
+if (publicTestLabels) {
   let data: FaceDataset = await loadFer2013(args.data!);
-  if (name === 'ferplus') data = await loadFerPlus(data, args.votes!, { mode: 'majority' });
+  if (publicTestLabels === 'ferplus') data = await loadFerPlus(data, args.votes!, { mode: 'majority' });
   const test = subsetDataset(data, usageIndices(data, 'PublicTest'));
   const opts = { cropSize: pre.cropSize, normalization: pre.normalization };
   const results: Record<string, unknown> = {};
@@ -132,15 +141,8 @@ if (name === 'fer2013' || name === 'ferplus' || name === 'realfaces') {
   card.float16MaxLogitDifference = (await tf.max(tf.abs(tf.sub(a, b))).data())[0];
 }
 if (args.holdout) {
-  // The hold-out of examples/train-realfaces.ts: fold 0 of subjectKFold(subjects, 3, 0, labels).
   const ck = await loadCkPlus(args.ckplus!);
-  const fold = subsetDataset(ck, subjectKFold(ck.subjects, 3, 0, ck.labels)[0]!.test);
-  const holdout = remapClasses(
-    fold,
-    FER2013_CLASSES,
-    { anger: 'angry', sadness: 'sad', contempt: null },
-    'ckplus',
-  );
+  const holdout = ckplusHoldout(ck);
   const reference = await tfl.loadLayersModel(fileSystem(resolve('models/fer2013/model.json')));
   const score = async (model: tfl.LayersModel) => {
     const p = getPreprocessing(model)!;
@@ -153,9 +155,9 @@ if (args.holdout) {
     };
   };
   card.ckplusHoldout = {
-    what: 'CK+48 faces of the 39 subjects of fold 0 of subjectKFold(subjects, 3, 0, labels), contempt left out; one centre crop',
+    what: `CK+48 faces of the 39 subjects of ${CKPLUS_HOLDOUT_DEFINITION}, contempt left out; one centre crop`,
     faces: holdout.count,
-    subjects: new Set(Array.from(fold.subjects ?? [])).size,
+    subjects: new Set(ckplusHoldoutIndices(ck).map((i) => ck.subjects![i])).size,
     shipped: await score(shipped),
     fer2013: await score(reference),
   };

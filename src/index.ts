@@ -182,6 +182,8 @@ export {
   SGD_DEFAULTS,
   type SGDOptions,
   type SGDState,
+  TEACHER_TARGETS_DEFAULTS,
+  type TeacherTargetsOptions,
   TRAIN_DEFAULTS,
   type TrainBeginInfo,
   type TrainCallbacks,
@@ -190,6 +192,7 @@ export {
   type TrainOptions,
   type TrainProgress,
   type TrainResult,
+  teacherTargets,
   train,
 } from './train/index';
 export {

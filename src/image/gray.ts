@@ -6,7 +6,7 @@
  * crop, and so the same probabilities, whichever way it comes in. Browser-safe.
  * @module
  */
-import { bilinearSampler, sampleSquare } from './sample';
+import { sampleRect, sampleSquare } from './sample';
 
 /** An 8-bit RGB picture, row-major, 3 bytes per pixel. @internal */
 export interface RgbPixels {
@@ -69,29 +69,6 @@ export function resizeGray(image: GrayPixels, size: number, fit: 'cover' | 'fill
     const side = Math.min(w, h);
     return sampleSquare(image, { center: [w / 2, h / 2], side, angle: 0 }, size);
   }
-  // 'fill': the same sampling with a step per axis (sampleSquare's arithmetic, angle 0).
-  const { data } = image;
-  const stepX = w / size;
-  const stepY = h / size;
-  const subX = Math.min(8, Math.max(1, Math.ceil(stepX)));
-  const subY = Math.min(8, Math.max(1, Math.ceil(stepY)));
-  const cx = w / 2;
-  const cy = h / 2;
-  const at = bilinearSampler(data, w, h);
-  const out = new Uint8Array(size * size);
-  for (let v = 0; v < size; v++) {
-    for (let u = 0; u < size; u++) {
-      let sum = 0;
-      for (let j = 0; j < subY; j++) {
-        const ly = (v + (j + 0.5) / subY) * stepY - h / 2;
-        for (let i = 0; i < subX; i++) {
-          const lx = (u + (i + 0.5) / subX) * stepX - w / 2;
-          // pixel centres: coordinate x samples pixel floor(x) at x + 0.5, so subtract 0.5
-          sum += at(cx + lx - 0.5, cy + ly - 0.5);
-        }
-      }
-      out[v * size + u] = Math.round(sum / (subX * subY));
-    }
-  }
-  return out;
+  // 'fill': the whole picture, stretched to a square.
+  return sampleRect(image, { center: [w / 2, h / 2], width: w, height: h, angle: 0 }, size, 'resizeGray');
 }

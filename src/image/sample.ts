@@ -58,6 +58,21 @@ export function bilinearSampler(
 }
 
 /**
+ * A (possibly rotated) rectangle in image pixels, the general form of {@link CropSquare}: what
+ * {@link sampleRect} resamples. @internal
+ */
+export interface CropRect {
+  /** Centre, in image pixels. */
+  center: [number, number];
+  /** Width (along the rotated x axis), in image pixels. */
+  width: number;
+  /** Height (along the rotated y axis), in image pixels. */
+  height: number;
+  /** Rotation in radians (clockwise in image coordinates; 0 = upright). */
+  angle: number;
+}
+
+/**
  * Resamples a square region of a gray image to `size x size` bytes: bilinear samples, averaged
  * over up to 8x8 sub-pixels when shrinking (so large faces are not aliased); pixels outside the
  * image repeat the nearest edge pixel.
@@ -72,31 +87,54 @@ export function bilinearSampler(
  * @category Faces
  */
 export function sampleSquare(image: GrayImage, square: CropSquare, size = 48): Uint8Array {
-  const where = 'sampleSquare';
+  const { center, side, angle } = square;
+  return sampleRect(image, { center, width: side, height: side, angle }, size, 'sampleSquare');
+}
+
+/**
+ * Resamples a (possibly rotated) rectangle of a gray image to `size x size` bytes, stretching it
+ * to a square: {@link sampleSquare} for a square, `resizeGray`'s `'fill'` for a whole picture. Each
+ * output pixel averages bilinear samples on a grid of up to 8 sub-pixels per axis (as many as the
+ * shrink factor along that axis); pixels outside the image repeat the nearest edge pixel. The one
+ * loop behind both, so the data loaders and the face pipeline agree bit for bit.
+ * @param image The source, values 0-255.
+ * @param rect The region.
+ * @param size Output side.
+ * @param where The caller's name, for errors. Defaults to `'sampleRect'`.
+ * @returns `size * size` bytes, row-major.
+ * @example
+ * ```ts
+ * const squeezed = sampleRect(gray, { center: [w / 2, h / 2], width: w, height: h, angle: 0 }, 48);
+ * ```
+ * @internal
+ */
+export function sampleRect(image: GrayImage, rect: CropRect, size: number, where = 'sampleRect'): Uint8Array {
   checkPositiveInteger(size, 'size', where);
   const { width: w, height: h, data } = image;
   if (data.length !== w * h || w < 1 || h < 1) {
     throw new RangeError(expected(where, 'image', `width * height (${w * h}) values`, data.length));
   }
-  const step = square.side / size;
-  const sub = Math.min(8, Math.max(1, Math.ceil(step)));
-  const cos = Math.cos(square.angle);
-  const sin = Math.sin(square.angle);
-  const [cx, cy] = square.center;
+  const stepX = rect.width / size;
+  const stepY = rect.height / size;
+  const subX = Math.min(8, Math.max(1, Math.ceil(stepX)));
+  const subY = Math.min(8, Math.max(1, Math.ceil(stepY)));
+  const cos = Math.cos(rect.angle);
+  const sin = Math.sin(rect.angle);
+  const [cx, cy] = rect.center;
   const at = bilinearSampler(data, w, h);
   const out = new Uint8Array(size * size);
   for (let v = 0; v < size; v++) {
     for (let u = 0; u < size; u++) {
       let sum = 0;
-      for (let j = 0; j < sub; j++) {
-        const ly = (v + (j + 0.5) / sub) * step - square.side / 2;
-        for (let i = 0; i < sub; i++) {
-          const lx = (u + (i + 0.5) / sub) * step - square.side / 2;
+      for (let j = 0; j < subY; j++) {
+        const ly = (v + (j + 0.5) / subY) * stepY - rect.height / 2;
+        for (let i = 0; i < subX; i++) {
+          const lx = (u + (i + 0.5) / subX) * stepX - rect.width / 2;
           // pixel centres: image coordinate x samples pixel floor(x) at x + 0.5 => subtract 0.5
           sum += at(cx + cos * lx - sin * ly - 0.5, cy + sin * lx + cos * ly - 0.5);
         }
       }
-      out[v * size + u] = Math.round(sum / (sub * sub));
+      out[v * size + u] = Math.round(sum / (subX * subY));
     }
   }
   return out;

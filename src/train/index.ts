@@ -21,5 +21,6 @@ export * from './loss';
 export * from './metrics';
 export * from './schedules';
 export * from './sgd';
+export { TEACHER_TARGETS_DEFAULTS, type TeacherTargetsOptions, teacherTargets } from './teacher_targets';
 export * from './train';
 export { TRAIN_DEFAULTS, type TrainData, type TrainOptions } from './train_options';
