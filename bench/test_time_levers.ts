@@ -10,16 +10,14 @@
  * PrivateTest is never read.
  */
 import { parseArgs } from 'node:util';
-import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { rawProbabilities } from '../scripts/raw-probabilities';
 import {
   DEFAULT_PRETRAINED,
   FER2013_CLASSES,
-  facesToInput,
   getPreprocessing,
   loadFer2013,
   loadPretrained,
-  predictProbabilities,
   usageIndices,
   useBackend,
 } from '../src/index';
@@ -46,28 +44,16 @@ const mirrored = faces.map((f) => {
   return m;
 });
 
-/** Raw class probabilities of every PublicTest face, one centre crop, 256 at a time. */
-function probabilities(model: tfl.LayersModel, input: Uint8Array[]): Float32Array {
-  const pre = getPreprocessing(model)!;
-  const out = new Float32Array(input.length * FER2013_CLASSES.length);
-  for (let s = 0; s < input.length; s += 256) {
-    const x = facesToInput(input.slice(s, s + 256), pre);
-    const p = predictProbabilities(model, x, { calibrated: false });
-    out.set(p.dataSync(), s * FER2013_CLASSES.length);
-    tf.dispose([x, p]);
-  }
-  return out;
-}
-
 const C = FER2013_CLASSES.length;
-function accuracy(parts: Float32Array[]): number {
+/** Argmax accuracy of the summed probabilities of `parts` (each one row per PublicTest face). */
+function accuracy(parts: Float32Array[][]): number {
   let right = 0;
   for (let i = 0; i < truth.length; i++) {
     let best = 0;
     let bestValue = -1;
     for (let c = 0; c < C; c++) {
       let v = 0;
-      for (const p of parts) v += p[i * C + c]!;
+      for (const p of parts) v += p[i]![c]!;
       if (v > bestValue) [best, bestValue] = [c, v];
     }
     if (best === truth[i]) right++;
@@ -85,9 +71,9 @@ const sources = [
       load: () => tfl.loadLayersModel(fileSystem(`${dir.replace(/\/model\.json$/, '')}/model.json`)),
     })),
 ];
-const single = new Map<string, Float32Array>();
+const single = new Map<string, Float32Array[]>();
 const rowsOut: { lever: string; accuracy: number }[] = [];
-const report = (lever: string, parts: Float32Array[]) => {
+const report = (lever: string, parts: Float32Array[][]) => {
   const a = accuracy(parts);
   rowsOut.push({ lever, accuracy: a });
   console.log(`${lever.padEnd(48)} ${(100 * a).toFixed(2)} %`);
@@ -98,10 +84,10 @@ for (const { name, load } of sources) {
   if (pre?.classNames.join() !== FER2013_CLASSES.join()) {
     throw new Error(`"${name}" does not answer FER2013's seven classes in their order`);
   }
-  const p = probabilities(model, faces);
+  const p = rawProbabilities(model, faces);
   single.set(name, p);
   report(`${name}, one centre crop`, [p]);
-  report(`${name}, averaged with its mirror`, [p, probabilities(model, mirrored)]);
+  report(`${name}, averaged with its mirror`, [p, rawProbabilities(model, mirrored)]);
   model.dispose();
 }
 const names = [...single.keys()];

@@ -17,12 +17,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import sharp from 'sharp';
 import {
   expectedCalibrationError,
   type FaceDataset,
-  facesToInput,
   fitTemperature,
   getPreprocessing,
   listPretrained,
@@ -30,13 +29,13 @@ import {
   loadFer2013,
   loadFerPlus,
   loadPretrained,
-  predictProbabilities,
   reliabilityDiagramSvg,
   usageIndices,
   useBackend,
 } from '../src/index';
 import { writeFileAtomic } from '../src/io/index';
 import { CKPLUS_TO_FER2013, ckplusHoldout } from './ckplus-holdout';
+import { rawProbabilities } from './raw-probabilities';
 
 const { values: args } = parseArgs({
   options: {
@@ -57,19 +56,11 @@ const CK_TO_FERPLUS: Record<string, string | null> = {
   sadness: 'sadness',
 };
 
-/** Raw class probabilities (no temperature) of a dataset's images, single centre crop. */
-function rawProbabilities(model: Awaited<ReturnType<typeof loadPretrained>>, ds: FaceDataset, idx: number[]) {
-  const pre = getPreprocessing(model)!;
+/** Raw class probabilities (no temperature) of the faces `idx` of a dataset, single centre crop. */
+function datasetProbabilities(model: tfl.LayersModel, ds: FaceDataset, idx: number[]): number[][] {
   const px = ds.height * ds.width;
-  const rows: number[][] = [];
-  for (let s = 0; s < idx.length; s += 256) {
-    const faces = idx.slice(s, s + 256).map((i) => ds.images.subarray(i * px, (i + 1) * px));
-    const x = facesToInput(faces, pre);
-    const p = predictProbabilities(model, x, { calibrated: false });
-    rows.push(...(p.arraySync() as number[][]));
-    tf.dispose([x, p]);
-  }
-  return rows;
+  const faces = idx.map((i) => ds.images.subarray(i * px, (i + 1) * px));
+  return rawProbabilities(model, faces).map((row) => Array.from(row));
 }
 
 const logOf = (rows: number[][]) => rows.map((r) => r.map((v) => Math.log(Math.max(v, 1e-30))));
@@ -91,12 +82,12 @@ for (const name of args.models!.split(',')) {
   const val = name === 'ferplus' ? await loadFerPlus(fer, args.votes!, { mode: 'majority' }) : fer;
   const valIdx = usageIndices(val, 'PublicTest');
   const valLabels = valIdx.map((i) => val.labels[i]!);
-  const rawVal = rawProbabilities(model, val, valIdx);
+  const rawVal = datasetProbabilities(model, val, valIdx);
   const fit = fitTemperature(logOf(rawVal), valLabels);
   const t = fit.temperature;
   const ck7 = ckplusHoldout(ck, pre.classNames, name === 'ferplus' ? CK_TO_FERPLUS : CKPLUS_TO_FER2013);
   const ckIdx = [...Array(ck7.count).keys()];
-  const rawCk = rawProbabilities(model, ck7, ckIdx);
+  const rawCk = datasetProbabilities(model, ck7, ckIdx);
   const ckLabels = Array.from(ck7.labels);
   const e = {
     publicTest: {

@@ -6,7 +6,7 @@
  * crop, and so the same probabilities, whichever way it comes in. Browser-safe.
  * @module
  */
-import { sampleRect, sampleSquare } from './sample';
+import { sampleRect } from './sample';
 
 /** An 8-bit RGB picture, row-major, 3 bytes per pixel. @internal */
 export interface RgbPixels {
@@ -64,11 +64,9 @@ export function rgbToGray(image: RgbPixels): Float32Array {
  */
 export function resizeGray(image: GrayPixels, size: number, fit: 'cover' | 'fill'): Uint8Array {
   const { width: w, height: h } = image;
-  if (fit === 'cover' || w === h) {
-    // The centre square through the face pipeline's own sampler, so the two agree bit for bit.
-    const side = Math.min(w, h);
-    return sampleSquare(image, { center: [w / 2, h / 2], side, angle: 0 }, size);
-  }
-  // 'fill': the whole picture, stretched to a square.
-  return sampleRect(image, { center: [w / 2, h / 2], width: w, height: h, angle: 0 }, size, 'resizeGray');
+  // 'cover': the centre square; 'fill': the whole picture, stretched. Both through the face
+  // pipeline's own sampler, so `detect: 'off'` and findFaceCrops' squares agree bit for bit.
+  const side = Math.min(w, h);
+  const [width, height] = fit === 'cover' ? [side, side] : [w, h];
+  return sampleRect(image, { center: [w / 2, h / 2], width, height, angle: 0 }, size, 'resizeGray');
 }

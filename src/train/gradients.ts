@@ -52,12 +52,33 @@ export interface ForwardOptions {
   cropSize: number;
   /** What the model outputs. */
   outputs: OutputKind;
+  /**
+   * When given, always return probabilities, softened by this temperature: `softmax(logits / T)`
+   * (for a model ending in softmax, `p^(1/T)` renormalised, the same thing). Distillation's
+   * teacher targets use it; evaluation leaves it out and gets the raw output of a single pass.
+   */
+  temperature?: number;
+}
+
+/**
+ * Class probabilities `softmax(out / temperature)` from a model output of kind `outputs`; for
+ * probabilities, `out^(1/temperature)` renormalised, which is the same function of the logits.
+ * @internal
+ */
+export function softenedProbabilities(out: tf.Tensor, outputs: OutputKind, temperature = 1): tf.Tensor {
+  return tf.tidy(() => {
+    if (outputs === 'logits') return tf.softmax(temperature === 1 ? out : tf.div(out, temperature));
+    if (temperature === 1) return out;
+    const p = tf.pow(tf.clipByValue(out, 1e-30, 1), 1 / temperature);
+    return tf.div(p, tf.sum(p, -1, true));
+  });
 }
 
 /**
  * The class scores of a batch in inference mode: the model's output (of kind `outputs`), or with
- * `tenCrop` the mean softmax over ten crops (kind `'probabilities'`). Shared by evaluation on this
- * thread and on gradient workers. The caller owns the tensor.
+ * `tenCrop` the mean softmax over ten crops (kind `'probabilities'`), or with `temperature` the
+ * (mean) softened probabilities. Shared by evaluation on this thread and on gradient workers, and
+ * by distillation's teacher targets. The caller owns the tensor.
  * @internal
  */
 export function batchProbabilities(
@@ -66,14 +87,15 @@ export function batchProbabilities(
   options: ForwardOptions,
 ): { scores: tf.Tensor; kind: OutputKind } {
   return tf.tidy(() => {
+    const forward = (x: tf.Tensor) => model.apply(x, { training: false }) as tf.Tensor;
+    const toProbabilities = (x: tf.Tensor) =>
+      softenedProbabilities(forward(x), options.outputs, options.temperature ?? 1);
     if (!options.tenCrop) {
-      return { scores: model.apply(xs, { training: false }) as tf.Tensor, kind: options.outputs };
+      return options.temperature === undefined
+        ? { scores: forward(xs), kind: options.outputs }
+        : { scores: toProbabilities(xs), kind: 'probabilities' as OutputKind };
     }
     const crops = tenCrop(xs as tf.Tensor4D, options.cropSize);
-    const toProbabilities = (x: tf.Tensor4D) => {
-      const out = model.apply(x, { training: false }) as tf.Tensor;
-      return options.outputs === 'logits' ? tf.softmax(out) : out;
-    };
     return {
       scores: tf.div(tf.addN(crops.map(toProbabilities)), crops.length),
       kind: 'probabilities' as OutputKind,

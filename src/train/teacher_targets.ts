@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { tenCrop } from '../data/augment';
 import { iterateBatches } from '../data/batches';
 import type { FaceDataset } from '../data/dataset';
 import { checkNumberInRange, checkPositiveInteger, expected } from '../errors';
 import { nonFiniteOutput } from '../models/finite';
 import { getPreprocessing } from '../models/preprocessing';
+import { batchProbabilities } from './gradients';
 import { detectOutputKind } from './loss';
 
 /** Options of {@link teacherTargets}. Defaults are in {@link TEACHER_TARGETS_DEFAULTS}. @category Training */
@@ -109,12 +109,11 @@ export async function teacherTargets(
   let done = 0;
   for (const [t, teacher] of teachers.entries()) {
     const pre = preprocessings[t]!;
-    const kind = detectOutputKind(teacher);
-    const soften = (out: tf.Tensor): tf.Tensor => {
-      if (kind === 'logits') return tf.softmax(temperature === 1 ? out : tf.div(out, temperature));
-      if (temperature === 1) return out;
-      const p = tf.pow(tf.clipByValue(out, 1e-30, 1), 1 / temperature);
-      return tf.div(p, tf.sum(p, -1, true));
+    const forward = {
+      tenCrop: o.tenCrop,
+      cropSize: pre.cropSize,
+      outputs: detectOutputKind(teacher),
+      temperature,
     };
     const batches = iterateBatches(dataset, {
       batchSize: o.batchSize,
@@ -126,14 +125,7 @@ export async function teacherTargets(
       normalization: pre.normalization,
     });
     for (const { xs, ys, indices } of batches) {
-      const probabilities = tf.tidy(() => {
-        if (!o.tenCrop) return soften(teacher.apply(xs, { training: false }) as tf.Tensor);
-        const crops = tenCrop(xs, pre.cropSize);
-        return tf.div(
-          tf.addN(crops.map((c) => soften(teacher.apply(c, { training: false }) as tf.Tensor))),
-          crops.length,
-        );
-      });
+      const probabilities = batchProbabilities(teacher, xs, forward).scores;
       const p = await probabilities.data();
       tf.dispose([xs, ys, probabilities]);
       for (let k = 0; k < indices.length; k++) {
