@@ -2,9 +2,11 @@
  * What test-time levers buy on FER2013 PublicTest, every face, one run: each FER2013-class model
  * alone (one centre crop, what `predict` does), averaged with its mirrored crop, and the mean
  * probabilities of model pairs (an ensemble: the ceiling of what distilling them into one network
- * could reach). Raw softmax (no temperature), so the figures are argmax accuracies.
+ * could reach). Raw softmax (no temperature), so the figures are argmax accuracies. With
+ * `--ten-crop`, also each model's mean softmax over ten 44x44 crops (corners, centre, their mirrors)
+ * and the pairs of those (the targets `teacherTargets({ tenCrop: true })` would hand a student).
  *
- *   npx tsx bench/test_time_levers.ts [--models realfaces,fer2013] [--teachers dir1,dir2] [--json out.json]
+ *   npx tsx bench/test_time_levers.ts [--models realfaces,fer2013] [--teachers dir1,dir2] [--ten-crop] [--json out.json]
  *
  * `--teachers` adds saved model folders (e.g. a second seed's `best/`) under their folder path.
  * PrivateTest is never read.
@@ -18,6 +20,8 @@ import {
   getPreprocessing,
   loadFer2013,
   loadPretrained,
+  subsetDataset,
+  teacherTargets,
   usageIndices,
   useBackend,
 } from '../src/index';
@@ -28,6 +32,7 @@ const { values: args } = parseArgs({
     data: { type: 'string', default: '../shared/data/fer2013/fer2013.csv.gz' },
     models: { type: 'string', default: [...new Set([DEFAULT_PRETRAINED, 'fer2013'])].join(',') },
     teachers: { type: 'string', default: '' },
+    'ten-crop': { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 });
@@ -71,7 +76,15 @@ const sources = [
       load: () => tfl.loadLayersModel(fileSystem(`${dir.replace(/\/model\.json$/, '')}/model.json`)),
     })),
 ];
+const publicTest = subsetDataset(fer, rows);
+/** Mean softmax over ten crops per face: teacherTargets with weight 1 is exactly that. */
+async function tenCropProbabilities(model: tfl.LayersModel): Promise<Float32Array[]> {
+  const { softLabels } = await teacherTargets([model], publicTest, { weight: 1, tenCrop: true });
+  const C = FER2013_CLASSES.length;
+  return truth.map((_, i) => softLabels!.slice(i * C, (i + 1) * C));
+}
 const single = new Map<string, Float32Array[]>();
+const tenCrops = new Map<string, Float32Array[]>();
 const rowsOut: { lever: string; accuracy: number }[] = [];
 const report = (lever: string, parts: Float32Array[][]) => {
   const a = accuracy(parts);
@@ -88,6 +101,11 @@ for (const { name, load } of sources) {
   single.set(name, p);
   report(`${name}, one centre crop`, [p]);
   report(`${name}, averaged with its mirror`, [p, rawProbabilities(model, mirrored)]);
+  if (args['ten-crop']) {
+    const t = await tenCropProbabilities(model);
+    tenCrops.set(name, t);
+    report(`${name}, ten crops`, [t]);
+  }
   model.dispose();
 }
 const names = [...single.keys()];
@@ -97,6 +115,12 @@ for (let a = 0; a < names.length; a++) {
       single.get(names[a]!)!,
       single.get(names[b]!)!,
     ]);
+    if (args['ten-crop']) {
+      report(`${names[a]} + ${names[b]} (ten crops each, mean probabilities)`, [
+        tenCrops.get(names[a]!)!,
+        tenCrops.get(names[b]!)!,
+      ]);
+    }
   }
 }
 if (args.json) {
