@@ -80,7 +80,6 @@ const publicTest = subsetDataset(fer, rows);
 /** Mean softmax over ten crops per face: teacherTargets with weight 1 is exactly that. */
 async function tenCropProbabilities(model: tfl.LayersModel): Promise<Float32Array[]> {
   const { softLabels } = await teacherTargets([model], publicTest, { weight: 1, tenCrop: true });
-  const C = FER2013_CLASSES.length;
   return truth.map((_, i) => softLabels!.slice(i * C, (i + 1) * C));
 }
 const single = new Map<string, Float32Array[]>();
